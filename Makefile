@@ -1,0 +1,44 @@
+# kerasimg developer entry points. `make demo` and `make test` work on a fresh machine:
+# each creates .venv from nothing (python3 -m venv, pip install -e ".[test,demo]") first.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.kerasimg-installed
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+.PHONY: venv test test-tf test-jax lint demo bench nightly clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[test,demo]"
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check kerasimg tests examples benchmarks
+
+test-tf: $(STAMP)
+	KERAS_BACKEND=tensorflow $(BIN)/python -m pytest -q --doctest-modules kerasimg tests
+
+# The layer tests again under the JAX backend (the layers are written with keras.ops only).
+test-jax: $(STAMP)
+	KERAS_BACKEND=jax $(BIN)/python -m pytest -q --doctest-modules kerasimg/layers tests/layers
+
+test: lint test-tf test-jax
+
+# Hypothesis with the large profile (>=5,000 examples per property, >=100,000 fuzz inputs).
+nightly: $(STAMP)
+	HYPOTHESIS_PROFILE=nightly KERAS_BACKEND=tensorflow $(BIN)/python -m pytest -q --doctest-modules kerasimg tests
+
+demo: $(STAMP)
+	$(BIN)/kerasimg demo --out kerasimg-demo
+
+bench: $(STAMP)
+	$(BIN)/python -m pip install -q -e ".[bench]"
+	$(BIN)/python benchmarks/layers.py
+	$(BIN)/python benchmarks/pipeline.py
+
+clean:
+	rm -rf $(VENV) kerasimg-demo .pytest_cache .hypothesis .ruff_cache

@@ -1,0 +1,324 @@
+"""Shared machinery of kerasimg's image layers.
+
+Every layer splits its work in two (as Keras' own image preprocessing layers do):
+
+* ``get_random_transformation(images, training=True, seed=None)`` draws the random
+  parameters — one per image of the batch — and returns them as a dict of tensors;
+* ``transform_images(images, transformation, training=True)`` applies them, with no
+  randomness at all, so tests can inject a transformation and check exact values.
+
+``call()`` wires the two. The layers are written against ``self.backend``, a
+``DynamicBackend`` that is the Keras backend in a model and TensorFlow inside a
+``tf.data`` pipeline, whatever ``KERAS_BACKEND`` is — the mechanism Keras' own
+preprocessing layers use (the one private Keras import of the package lives here).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import keras
+import numpy as np
+from keras.src.utils import backend_utils
+
+_CHANNELS = (1, 3, 4)
+
+
+def _invalid(name: str, value: Any, expected: str) -> ValueError:
+    """The one error template of the package: names the argument, echoes the value."""
+    return ValueError(f"Invalid value for argument `{name}`: expected {expected}. Received: {name}={value!r}")
+
+
+def check_value_range(value_range: Any, name: str = "value_range") -> tuple[float, float]:
+    """Validate a ``(low, high)`` pair with ``low < high`` and return it as floats."""
+    try:
+        low, high = (float(v) for v in value_range)
+    except (TypeError, ValueError):
+        raise _invalid(name, value_range, "a pair (low, high) of numbers") from None
+    if not (np.isfinite(low) and np.isfinite(high) and low < high):
+        raise _invalid(name, value_range, "a pair (low, high) of finite numbers with low < high")
+    return low, high
+
+
+def check_data_format(data_format: str | None) -> str:
+    """Resolve ``None`` to ``keras.config.image_data_format()`` and validate."""
+    if data_format is None:
+        return keras.config.image_data_format()
+    if data_format not in ("channels_last", "channels_first"):
+        raise _invalid("data_format", data_format, "'channels_last', 'channels_first' or None")
+    return data_format
+
+
+def check_seed(seed: Any) -> int | None:
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise _invalid("seed", seed, "a non-negative integer or None")
+    return int(seed)
+
+
+class BaseImageLayer(keras.layers.Layer):
+    """Base class of kerasimg's image layers (not used directly).
+
+    Subclasses set ``random`` (class attribute), implement ``_draw(batch_size,
+    seed)`` (random layers) and ``_transform(images, transformation)`` (on a
+    rank-4 batch in the layer's ``data_format``), and list their constructor
+    arguments in ``get_config``.
+
+    Args:
+        data_format: ``"channels_last"`` (``[B, H, W, C]``), ``"channels_first"``
+            (``[B, C, H, W]``) or ``None`` for ``keras.config.image_data_format()``.
+        seed: integer seed of a random layer, or ``None`` (unseeded: varies per call).
+
+    Example:
+
+    >>> import numpy as np, kerasimg
+    >>> layer = kerasimg.layers.RandomFlip(seed=1)
+    >>> t = layer.get_random_transformation(np.zeros((2, 4, 4, 3), "uint8"))
+    >>> sorted(t)
+    ['flip_horizontal', 'flip_vertical']
+    """
+
+    random: bool = False
+
+    def __init__(self, data_format: str | None = None, seed: int | None = None, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.backend = backend_utils.DynamicBackend()
+        self._allow_non_tensor_positional_args = True
+        self.data_format = check_data_format(data_format)
+        self.seed = check_seed(seed)
+        if self.random:
+            self.generator = keras.random.SeedGenerator(self.seed)
+        self.supports_masking = False
+
+    # ------------------------------------------------------------------ dispatch
+    @contextlib.contextmanager
+    def _tf_data_backend(self, sample: Any = None) -> Iterator[bool]:
+        """Use TensorFlow ops while tracing a TF graph (tf.data) under another backend.
+
+        Re-entrant: only the outermost scope switches and resets. Yields whether the
+        backend was switched here.
+        """
+        switch = (
+            not isinstance(sample, keras.KerasTensor)
+            and keras.backend.backend() != "tensorflow"
+            and self.backend.name != "tensorflow"
+            and backend_utils.in_tf_graph()
+        )
+        if switch:
+            self.backend.set_backend("tensorflow")
+        try:
+            yield switch
+        finally:
+            if switch:
+                self.backend.reset()
+
+    def __call__(self, inputs: Any, **kwargs: Any) -> Any:
+        with self._tf_data_backend(inputs) as switched:
+            if not switched:
+                return super().__call__(inputs, **kwargs)
+            convert = self._convert_input_args
+            self._convert_input_args = False
+            try:
+                return super().__call__(self.backend.convert_to_tensor(inputs), **kwargs)
+            finally:
+                self._convert_input_args = convert
+
+    def _seed_generator(self) -> keras.random.SeedGenerator:
+        """The seed generator of the backend in use (a TF one inside tf.data under JAX/torch)."""
+        if self.backend.name == keras.backend.backend():
+            return self.generator
+        generators = self.__dict__.setdefault("_kerasimg_generators", {})
+        if self.backend.name not in generators:
+            generators[self.backend.name] = keras.random.SeedGenerator(self.seed, backend=self.backend)
+        return generators[self.backend.name]
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def _channel_axis(self) -> int:
+        return -1 if self.data_format == "channels_last" else 1
+
+    @property
+    def _spatial_axes(self) -> tuple[int, int]:
+        """(height axis, width axis) of a rank-4 batch."""
+        return (1, 2) if self.data_format == "channels_last" else (2, 3)
+
+    def _to_compute(self, images: Any) -> Any:
+        """Cast to the compute dtype: the first arithmetic, so integers never wrap."""
+        images = self.backend.convert_to_tensor(images)
+        if keras.backend.standardize_dtype(images.dtype) != self.compute_dtype:
+            images = self.backend.cast(images, self.compute_dtype)
+        return images
+
+    def _uniform(self, shape: tuple, minval: float, maxval: float, seed: Any = None) -> Any:
+        """U(minval, maxval) of ``shape`` in the compute dtype.
+
+        ``seed=None`` draws from the layer's seed generator; otherwise ``seed`` is
+        an integer or a shape-[2] integer tensor and the draw is stateless.
+        """
+        backend = self.backend
+        if seed is None:
+            return backend.random.uniform(
+                shape, minval=minval, maxval=maxval, dtype="float32", seed=self._seed_generator()
+            )
+        if isinstance(seed, (int, np.integer)):
+            seed = np.array([int(seed) & 0x7FFFFFFF, 0], dtype="int32")
+        if backend.name == "tensorflow":
+            import tensorflow as tf
+
+            seed = tf.cast(tf.convert_to_tensor(seed), tf.int64)
+            return tf.random.stateless_uniform(shape, seed=seed, minval=minval, maxval=maxval)
+        if backend.name == "jax":
+            import jax
+            import jax.numpy as jnp
+
+            key = jnp.asarray(seed).astype("uint32")
+            return jax.random.uniform(key, shape, minval=minval, maxval=maxval, dtype="float32")
+        seed = np.asarray(keras.ops.convert_to_numpy(seed)).astype("int64")
+        rng = np.random.default_rng(seed.tolist())
+        draw = rng.uniform(minval, maxval, size=shape).astype("float32")
+        return backend.convert_to_tensor(draw)
+
+    # ------------------------------------------------------------------ the two halves
+    def get_random_transformation(self, images: Any, training: bool = True, seed: Any = None) -> dict | None:
+        """Draw the random parameters for ``images`` (rank 3, or rank 4: one per image).
+
+        Args:
+            images: an image ``[H, W, C]`` or a batch ``[B, H, W, C]`` (channels first
+                when ``data_format="channels_first"``).
+            training: when False, random layers return ``None`` (the identity).
+            seed: ``None`` to draw from the layer's seed generator, or an integer /
+                shape-``[2]`` integer tensor for a stateless, reproducible draw.
+
+        Returns:
+            A dict of tensors whose first dimension is the batch size, or ``None``
+            for a layer that is not random.
+        """
+        if not self.random or not training:
+            return None
+        with self._tf_data_backend(images):
+            shape = self.backend.core.shape(images)
+            batch_size = 1 if len(shape) == 3 else shape[0]
+            return self._draw(batch_size, seed)
+
+    def transform_images(self, images: Any, transformation: dict | None = None, training: bool = True) -> Any:
+        """Apply ``transformation`` to ``images``: pure, no randomness.
+
+        Args:
+            images: rank 3 or rank 4, any integer or floating dtype.
+            transformation: as returned by ``get_random_transformation`` (``None``
+                or ``training=False`` makes a random layer the identity).
+            training: when False, random layers are the identity.
+
+        Returns:
+            The transformed images in the layer's compute dtype.
+        """
+        with self._tf_data_backend(images):
+            return self._transform_images(images, transformation, training)
+
+    def _transform_images(self, images: Any, transformation: dict | None, training: bool) -> Any:
+        images = self.backend.convert_to_tensor(images)
+        rank = len(images.shape)
+        if rank not in (3, 4):
+            raise ValueError(
+                f"{type(self).__name__} expects an image of rank 3 or a batch of rank 4; "
+                f"received shape {tuple(images.shape)}"
+            )
+        if self.random and (not training or transformation is None):
+            return self._to_compute(images)
+        if rank == 3:
+            images = self.backend.numpy.expand_dims(images, 0)
+        outputs = self._to_compute(self._transform(images, transformation))
+        if rank == 3:
+            outputs = self.backend.numpy.squeeze(outputs, axis=0)
+        return outputs
+
+    def call(self, images: Any, training: bool = True) -> Any:
+        transformation = self.get_random_transformation(images, training=training)
+        return self.transform_images(images, transformation, training=training)
+
+    def apply_with_seed(self, images: Any, seed: Any, training: bool = True) -> Any:
+        """Apply the layer with a stateless ``seed`` (int or shape-[2] tensor).
+
+        The same images and seed give the same output, in any process — what
+        ``kerasimg.data`` uses to make augmentation in a parallel ``tf.data`` map
+        reproducible.
+
+        Example:
+
+        >>> import numpy as np, kerasimg
+        >>> flip = kerasimg.layers.RandomFlip()
+        >>> x = np.arange(12, dtype="uint8").reshape(1, 2, 2, 3)
+        >>> a = flip.apply_with_seed(x, seed=3)
+        >>> b = flip.apply_with_seed(x, seed=3)
+        >>> bool((np.asarray(a) == np.asarray(b)).all())
+        True
+        """
+        with self._tf_data_backend(images):
+            images = self.backend.convert_to_tensor(images)
+            transformation = self.get_random_transformation(images, training=training, seed=seed)
+            return self.transform_images(images, transformation, training=training)
+
+    # ------------------------------------------------------------------ Keras plumbing
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        return tuple(input_shape)
+
+    def compute_output_spec(self, images: Any, training: bool = True) -> keras.KerasTensor:
+        return keras.KerasTensor(self.compute_output_shape(images.shape), dtype=self.compute_dtype)
+
+    def _check_channels(self, images: Any) -> None:
+        channels = images.shape[self._channel_axis]
+        if channels is not None and channels not in _CHANNELS:
+            raise ValueError(
+                f"{type(self).__name__} expects 1, 3 or 4 channels on axis {self._channel_axis} "
+                f"({self.data_format}); received shape {tuple(images.shape)}"
+            )
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config["data_format"] = self.data_format
+        if self.random:
+            config["seed"] = self.seed
+        return config
+
+
+def apply_layers(layers: Sequence[BaseImageLayer], images: Any, seed: Any, training: bool = True) -> Any:
+    """Apply kerasimg ``layers`` in order to ``images`` with stateless seeds.
+
+    Each layer gets its own seed, derived from ``seed`` and its position, so two
+    layers never share random draws. Used by ``kerasimg.data`` (``augment=``).
+
+    Args:
+        layers: kerasimg layers.
+        images: an image or a batch (any dtype).
+        seed: an integer or a shape-[2] integer tensor.
+        training: passed to each layer (False: random layers are the identity).
+
+    Returns:
+        The images after the last layer, in its compute dtype.
+
+    Example:
+
+    >>> import numpy as np, kerasimg
+    >>> x = np.full((4, 4, 3), 100, "uint8")
+    >>> y = kerasimg.layers.apply_layers([kerasimg.layers.RandomBrightness(0.2)], x, seed=0)
+    >>> tuple(y.shape)
+    (4, 4, 3)
+    """
+    for i, layer in enumerate(layers):
+        if not isinstance(layer, BaseImageLayer):
+            raise _invalid("layers", layer, "kerasimg layers")
+        images = layer.apply_with_seed(images, _fold_seed(seed, i), training=training)
+    return images
+
+
+def _fold_seed(seed: Any, i: int) -> Any:
+    """A distinct stateless seed for position ``i`` (works on ints and on [2] tensors)."""
+    if isinstance(seed, (int, np.integer)):
+        return np.array([int(seed) & 0x7FFFFFFF, 7919 * (i + 1)], dtype="int32")
+    import tensorflow as tf
+
+    seed = tf.cast(tf.convert_to_tensor(seed), tf.int64)
+    return tf.random.experimental.stateless_fold_in(seed, i + 1)

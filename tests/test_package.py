@@ -1,0 +1,45 @@
+"""The package's public surface: __all__ is exactly what it exports, with docstrings."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import re
+
+import pytest
+
+import kerasimg
+
+PUBLIC_MODULES = ["kerasimg", "kerasimg.layers", "kerasimg.data"]
+
+
+@pytest.mark.parametrize("module_name", PUBLIC_MODULES)
+def test_all_is_what_the_module_exports(module_name):
+    module = importlib.import_module(module_name)
+    public = {
+        name for name, value in vars(module).items()
+        if not name.startswith("_") and not inspect.ismodule(value)
+        and getattr(value, "__module__", module_name).startswith("kerasimg")
+    }
+    public |= {name for name, value in vars(module).items()
+               if inspect.ismodule(value) and value.__name__ == f"{module_name}.{name}"
+               and name in getattr(module, "__all__", [])}
+    assert set(module.__all__) - {"__version__"} == public
+    for name in module.__all__:
+        assert hasattr(module, name), name
+
+
+@pytest.mark.parametrize("module_name", PUBLIC_MODULES)
+def test_every_public_name_has_a_docstring_with_an_example(module_name):
+    module = importlib.import_module(module_name)
+    assert module.__doc__
+    for name in module.__all__:
+        value = getattr(module, name)
+        if name == "__version__" or inspect.ismodule(value):
+            continue
+        doc = inspect.getdoc(value) or ""
+        assert ">>>" in doc or "```" in doc, f"{module_name}.{name} has no example in its docstring"
+
+
+def test_version_is_pep440():
+    assert re.fullmatch(r"\d+\.\d+\.\d+(\.dev\d+|a\d+|b\d+|rc\d+)?", kerasimg.__version__)
