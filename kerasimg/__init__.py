@@ -3,12 +3,12 @@
 Example:
 
 >>> import kerasimg
->>> sorted(kerasimg.__all__)[:2]
-['__version__', 'data']
+>>> sorted(kerasimg.__all__)
+['__version__', 'data', 'layers']
 """
 
-from kerasimg import layers
+from kerasimg import data, layers
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["__version__", "layers"]
+__all__ = ["__version__", "data", "layers"]

@@ -1,0 +1,187 @@
+"""``kerasimg scan`` and ``kerasimg bench``: look at a folder of images before training on it."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def _header_pass(paths: list[str], max_pixels: int):
+    """Yield ``(format, height, width, ok, reason)`` per file: headers only, in parallel."""
+    import tensorflow as tf
+
+    from kerasimg.data import _headers
+
+    def inspect(path):
+        contents = tf.io.read_file(path)
+        header = _headers.inspect(contents, _headers.FORMATS, max_pixels)
+        names = tf.constant(("",) + _headers.FORMATS)
+        return tf.gather(names, header.fmt), header.height, header.width, header.ok, header.reason
+
+    def readable(path):  # directories and unreadable files are found before TF reads them
+        return os.path.isfile(path) and os.access(path, os.R_OK)
+
+    good = [p for p in paths if readable(p)]
+    ds = tf.data.Dataset.from_tensor_slices(tf.constant(good or [""], tf.string)).map(
+        inspect, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+    )
+    results = {}
+    if good:
+        for path, (fmt, h, w, ok, reason) in zip(good, ds.as_numpy_iterator(), strict=True):
+            results[path] = (fmt.decode(), int(h), int(w), bool(ok), reason.decode())
+    for path in paths:
+        if path not in results:
+            why = "is a directory" if os.path.isdir(path) else "cannot read file (permission denied)"
+            results[path] = ("", 0, 0, False, why)
+        yield path, results[path]
+
+
+def scan_directory(directory: str | os.PathLike, max_pixels: int = 50_000_000) -> dict[str, Any]:
+    """Classes, counts, formats, size statistics and every bad file (with its reason) of a folder.
+
+    Headers are read for every file (format by magic bytes, size checked against
+    ``max_pixels``), then the files whose header is fine are decoded through
+    ``kerasimg.data.from_files`` in skip mode, so a file is reported bad exactly when
+    a dataset would skip it.
+
+    Example:
+
+    >>> report = scan_directory("photos/")  # doctest: +SKIP
+    >>> report["classes"], report["bad"]  # doctest: +SKIP
+    ({'cats': 120, 'dogs': 118}, [])
+    """
+    from rich.progress import Progress
+
+    from kerasimg.data import from_directory, from_files
+
+    directory = Path(directory)
+    listed = from_directory(directory, image_size=None, batch_size=None, shuffle=False, label_mode=None)
+    paths = [str(p) for p in listed.file_paths]
+    bad: dict[str, str] = {str(p): r for p, r in getattr(listed, "skipped", [])}
+    formats: Counter = Counter()
+    classes: Counter = Counter()
+    heights, widths = [], []
+    header_ok = []
+    with Progress(transient=True, disable=len(paths) < 200) as progress:
+        task = progress.add_task("reading headers", total=len(paths))
+        for path, (fmt, h, w, ok, reason) in _header_pass(paths, max_pixels):
+            rel = Path(path).relative_to(directory)
+            classes[rel.parts[0] if len(rel.parts) > 1 else "."] += 1
+            progress.advance(task)
+            if not ok:
+                bad[path] = reason
+                continue
+            formats[fmt] += 1
+            heights.append(h)
+            widths.append(w)
+            header_ok.append(path)
+        if header_ok:
+            task = progress.add_task("decoding", total=len(header_ok))
+            decoded = from_files(header_ok, image_size=None, batch_size=None, shuffle=False,
+                                 max_pixels=max_pixels, on_error="skip")
+            for _ in decoded:
+                progress.advance(task)
+            for path, reason in decoded.skipped:
+                bad[str(path)] = reason
+
+    def stats(values):
+        return {"min": int(np.min(values)), "median": float(np.median(values)), "max": int(np.max(values))} if values else None
+
+    return {
+        "directory": str(directory),
+        "files": len(paths) + len([p for p in bad if p not in paths]),
+        "classes": dict(sorted(classes.items())),
+        "formats": dict(sorted(formats.items())),
+        "width": stats(widths),
+        "height": stats(heights),
+        "bad": [{"path": p, "reason": r} for p, r in sorted(bad.items())],
+    }
+
+
+def print_report(report: dict[str, Any]) -> None:
+    """Print a scan report as rich tables."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    console.print(f"[bold]{report['directory']}[/]: {report['files']} files, {len(report['bad'])} bad")
+    table = Table("class", "files")
+    for name, count in report["classes"].items():
+        table.add_row(name, str(count))
+    console.print(table)
+    table = Table("format", "files")
+    for name, count in report["formats"].items():
+        table.add_row(name, str(count))
+    console.print(table)
+    if report["width"]:
+        table = Table("", "min", "median", "max")
+        for key in ("width", "height"):
+            s = report[key]
+            table.add_row(key, str(s["min"]), f"{s['median']:g}", str(s["max"]))
+        console.print(table)
+    if report["bad"]:
+        table = Table("reason")
+        table.add_column("bad file", no_wrap=True)
+        table.columns.reverse()
+        root = Path(report["directory"])
+        for row in report["bad"]:
+            path = Path(row["path"])
+            table.add_row(str(path.relative_to(root)) if path.is_relative_to(root) else str(path), row["reason"])
+        console.print(table)
+
+
+def bench_directory(directory: str | os.PathLike, image_size: int = 224, batch_size: int = 64,
+                    batches: int = 20, print_fn=print) -> dict[str, float]:
+    """Images/s of ``from_directory`` beside the plain tf.data tutorial pipeline on a folder.
+
+    Each pipeline is warmed up with one batch, then ``batches`` batches are timed.
+
+    Example:
+
+    >>> bench_directory("photos/", batches=5)  # doctest: +SKIP
+    {'kerasimg': 812.3, 'tf.data tutorial': 402.9, 'ratio': 2.02}
+    """
+    import tensorflow as tf
+
+    from kerasimg.data import from_directory
+
+    directory = Path(directory)
+    ds = from_directory(directory, image_size=(image_size, image_size), batch_size=batch_size,
+                        shuffle=False)
+    paths = [str(p) for p in ds.file_paths]
+    if not paths:
+        raise ValueError(f"kerasimg: {directory}: no images found")
+
+    def tutorial_decode(path):
+        image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
+        return tf.image.resize(image, (image_size, image_size)) / 255.0
+
+    tutorial = (tf.data.Dataset.from_tensor_slices(paths)
+                .map(tutorial_decode, num_parallel_calls=tf.data.AUTOTUNE)
+                .apply(tf.data.experimental.ignore_errors())
+                .batch(batch_size).prefetch(tf.data.AUTOTUNE))
+
+    def rate(dataset) -> float:
+        count, start = 0, None
+        for i, element in enumerate(dataset.repeat()):
+            images = element[0] if isinstance(element, tuple) else element
+            if i == 0:
+                start = time.perf_counter()
+                continue
+            count += int(images.shape[0])
+            if i >= batches:
+                break
+        return count / (time.perf_counter() - start)
+
+    result = {"kerasimg": rate(ds), "tf.data tutorial": rate(tutorial)}
+    result["ratio"] = result["kerasimg"] / result["tf.data tutorial"]
+    print_fn(f"{len(paths)} files, {image_size}x{image_size}, batch {batch_size}, {batches} batches timed")
+    print_fn(f"kerasimg.data.from_directory : {result['kerasimg']:8.1f} images/s")
+    print_fn(f"plain tf.data (tutorial)     : {result['tf.data tutorial']:8.1f} images/s")
+    print_fn(f"ratio                        : {result['ratio']:8.2f}x")
+    return result
