@@ -8,6 +8,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from kerasimg.layers._fast import per_channel
 from kerasimg.layers.base import BaseImageLayer, _invalid, check_value_range
 
 _EPSILON = 1e-7
@@ -103,7 +104,12 @@ class Normalize(BaseImageLayer):
         dtype = self.compute_dtype
         mean = self.backend.convert_to_tensor(mean.reshape(shape), dtype)
         inv_std = self.backend.convert_to_tensor((1.0 / std).reshape(shape), dtype)
-        return (self._to_compute(images) - mean) * inv_std
+        # (x - mean) * (1 / std): exact for integer-valued x near the mean, where
+        # x * scale + offset would cancel; XLA fuses the two ops into one pass.
+        images = self._to_compute(images)
+        fmt = self.data_format
+        images = per_channel(self.backend, lambda x, m: x - m, images, mean, fmt)
+        return per_channel(self.backend, lambda x, s: x * s, images, inv_std, fmt)
 
     def adapt(self, data: Any, steps: int | None = None) -> None:
         """Compute per-channel mean and std of ``data`` in one streaming pass.

@@ -1,0 +1,360 @@
+"""Throughput of one augmentation stack built from kerasimg, keras.layers and keras_cv layers.
+
+The stack (the same for every implementation): random horizontal flip, random brightness
+(factor 0.2), random contrast (factor 0.2), all in training mode, then a bilinear resize from
+256x256 to 224x224 and a per-channel normalization. Timed on a batch of 64 (``--batch``), from
+uint8 and from float32 input, under the backend ``KERAS_BACKEND`` selects:
+
+* TensorFlow: as a plain ``tf.function`` and under XLA (``tf.function(jit_compile=True)``);
+* JAX: under ``jax.jit`` (``model.stateless_call``: each call draws new random parameters),
+  on whatever device JAX finds.
+
+Beside them, the **one-pass limit**: one read of the input batch and one float32 write
+(``float32(x) * 2``, a uint8 -> float32 cast for uint8 input), the fastest any stack that reads
+its input could go. On a GPU (or with ``--bandwidth-gbs``) a row also gives the
+memory-bandwidth limit: the bytes one image needs (uint8 or float32 in, float32 out) divided
+by the device's peak bandwidth, from a table of known devices.
+
+Every figure is the median of ``--repeats`` timed calls after warm-up, all in one process;
+the calls are interleaved (each round runs every configuration once, in a shuffled order),
+so a load that comes and goes on a shared machine hits every row alike and the *ratios*
+stay meaningful even when the absolute figures move.
+
+Run: ``python benchmarks/layers.py`` (about 2 minutes on 2 cores), or
+``KERAS_BACKEND=jax python benchmarks/layers.py``; ``--quick`` is a tiny smoke run (CI).
+keras_cv is optional (``pip install keras-cv``); without it its rows say "skipped".
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+MEAN = (123.7, 116.3, 103.5)
+STD = (58.4, 57.1, 57.4)
+IMPLEMENTATIONS = ("kerasimg", "keras.layers", "keras_cv", "one-pass limit")
+DTYPES = ("uint8", "float32")
+
+#: Peak memory bandwidth in GB/s by device name (first match wins, most specific first).
+GPU_BANDWIDTH_GBS = (
+    ("H200", 4800.0),
+    ("H100 PCIe", 2000.0),
+    ("H100 NVL", 3900.0),
+    ("H100", 3350.0),  # SXM5, "NVIDIA H100 80GB HBM3"
+    ("GH200", 4000.0),
+    ("A100 80GB PCIe", 1935.0),
+    ("A100-SXM4-80GB", 2039.0),
+    ("A100 80GB", 2000.0),
+    ("A100", 1555.0),  # 40 GB
+    ("L40S", 864.0),
+    ("L4", 300.0),
+    ("A10G", 600.0),
+    ("A10", 600.0),
+    ("V100", 900.0),
+    ("T4", 320.0),
+    ("RTX 4090", 1008.0),
+    ("RTX 3090", 936.0),
+)
+
+
+@dataclass
+class Config:
+    """One row of the table: an implementation, a mode and an input dtype."""
+
+    impl: str
+    mode: str
+    dtype: str
+    run: Callable[[], Any] | None = None
+    skipped: str = ""
+    times: list[float] = field(default_factory=list)
+
+
+# ----------------------------------------------------------------------------- stacks
+def _stack(impl: str, size: int) -> list:
+    """The layers of ``impl``'s stack (flip, brightness, contrast, resize, normalize)."""
+    if impl == "kerasimg":
+        from kerasimg import layers
+
+        return [
+            layers.RandomFlip("horizontal", seed=1),
+            layers.RandomBrightness(0.2, seed=2),
+            layers.RandomContrast(0.2, seed=3),
+            layers.Resize(size, size),
+            layers.Normalize(mean=list(MEAN), std=list(STD)),
+        ]
+    variance = [s * s for s in STD]
+    if impl == "keras.layers":
+        return [
+            keras.layers.RandomFlip("horizontal", seed=1),
+            keras.layers.RandomBrightness(0.2, value_range=(0, 255), seed=2),
+            keras.layers.RandomContrast(0.2, value_range=(0, 255), seed=3),
+            keras.layers.Resizing(size, size),
+            keras.layers.Normalization(mean=list(MEAN), variance=variance),
+        ]
+    if impl == "keras_cv":
+        import keras_cv
+
+        return [
+            keras_cv.layers.RandomFlip("horizontal", seed=1),
+            keras_cv.layers.RandomBrightness(0.2, value_range=(0, 255), seed=2),
+            keras_cv.layers.RandomContrast(value_range=(0, 255), factor=0.2, seed=3),
+            keras_cv.layers.Resizing(size, size),
+            keras.layers.Normalization(mean=list(MEAN), variance=variance),  # keras_cv has none
+        ]
+    raise ValueError(f"unknown implementation {impl!r}")
+
+
+def _model(impl: str, sample: np.ndarray, size: int) -> keras.Sequential:
+    """A Sequential of ``impl``'s stack, built by one eager call on ``sample``.
+
+    keras.layers and keras_cv get float32: Keras' ``RandomBrightness`` adds in uint8 under
+    TensorFlow and wraps around, so a correct uint8 pipeline casts first (the cast is timed).
+    """
+    model = keras.Sequential(_stack(impl, size))
+    x = sample if impl == "kerasimg" else sample.astype("float32")
+    model(x[:1], training=True)
+    return model
+
+
+def _one_pass(x: Any) -> Any:
+    return keras.ops.cast(x, "float32") * 2.0
+
+
+# ----------------------------------------------------------------------------- runners
+def _tf_runner(impl: str, jit: bool, data: Any, sample: np.ndarray, size: int) -> Callable:
+    import tensorflow as tf
+
+    tf.get_logger().setLevel("ERROR")  # one tf.function per row is not retracing
+
+    if impl == "one-pass limit":
+        fn = _one_pass
+    else:
+        model = _model(impl, sample, size)
+        cast = impl != "kerasimg"
+
+        def fn(x):
+            return model(tf.cast(x, tf.float32) if cast else x, training=True)
+
+    compiled = tf.function(fn, jit_compile=jit)
+    return lambda: compiled(data)  # CPU execution is synchronous: the call is the work
+
+
+def _jax_runner(impl: str, data: Any, sample: np.ndarray, size: int) -> Callable:
+    import jax
+
+    if impl == "one-pass limit":
+        compiled = jax.jit(_one_pass)
+        return lambda: compiled(data).block_until_ready()
+    model = _model(impl, sample, size)
+    cast = impl != "kerasimg"
+    trainable = [v.value for v in model.trainable_variables]
+    state = {"vars": [v.value for v in model.non_trainable_variables]}
+
+    @jax.jit
+    def step(non_trainable, x):
+        if cast:
+            x = x.astype("float32")
+        return model.stateless_call(trainable, non_trainable, x, training=True)
+
+    def run():
+        y, state["vars"] = step(state["vars"], data)
+        return y.block_until_ready()
+
+    return run
+
+
+def build(batch: int, in_size: int, out_size: int) -> list[Config]:
+    """Every configuration of this backend, built and warmed up (compiled)."""
+    backend = keras.backend.backend()
+    if backend not in ("tensorflow", "jax"):
+        raise SystemExit(f"benchmarks/layers.py runs under tensorflow or jax, not {backend!r}")
+    modes = ("tf.function", "XLA") if backend == "tensorflow" else ("jax.jit",)
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (batch, in_size, in_size, 3)).astype("uint8")
+    configs = []
+    for impl in IMPLEMENTATIONS:
+        for mode in modes:
+            for dtype in DTYPES:
+                config = Config(impl, mode, dtype)
+                configs.append(config)
+                sample = images.astype(dtype)
+                try:
+                    data = keras.ops.convert_to_tensor(sample)
+                    if backend == "tensorflow":
+                        config.run = _tf_runner(impl, mode == "XLA", data, sample, out_size)
+                    else:
+                        config.run = _jax_runner(impl, data, sample, out_size)
+                    for _ in range(2):
+                        config.run()
+                except Exception as error:  # keras_cv missing or failing under this backend
+                    config.run = None
+                    config.skipped = f"{type(error).__name__}: {str(error).splitlines()[0][:120]}"
+    return configs
+
+
+def measure(configs: list[Config], repeats: int, seed: int = 0) -> None:
+    """Time every runnable config ``repeats`` times, interleaved in shuffled rounds."""
+    order = [c for c in configs if c.run is not None]
+    shuffle = random.Random(seed)
+    for _ in range(repeats):
+        shuffle.shuffle(order)
+        for config in order:
+            start = time.perf_counter()
+            config.run()
+            config.times.append(time.perf_counter() - start)
+
+
+# ----------------------------------------------------------------------------- report
+def images_per_second(config: Config, batch: int) -> float | None:
+    return batch / statistics.median(config.times) if config.times else None
+
+
+def table(configs: list[Config], batch: int) -> str:
+    """The markdown table: images/s, ratio to keras.layers (same mode and input), to the limit.
+
+    The limit of an input dtype is the fastest one-pass figure measured for it (any mode).
+    """
+    rate = {(c.impl, c.mode, c.dtype): images_per_second(c, batch) for c in configs}
+    limit = {
+        d: max((r for (i, _, dd), r in rate.items() if i == "one-pass limit" and dd == d and r), default=None)
+        for d in DTYPES
+    }
+    lines = [
+        "| implementation | mode | input | images/s | vs keras.layers | vs one-pass limit |",
+        "|---|---|---|---:|---:|---:|",
+    ]
+    for c in configs:
+        r = rate[(c.impl, c.mode, c.dtype)]
+        if r is None:
+            lines.append(f"| {c.impl} | {c.mode} | {c.dtype} | skipped | | |")
+            continue
+        base = rate.get(("keras.layers", c.mode, c.dtype))
+        vs_keras = f"{r / base:.2f}x" if base and c.impl != "one-pass limit" else ""
+        vs_limit = f"{r / limit[c.dtype]:.1%}" if limit[c.dtype] else ""
+        lines.append(f"| {c.impl} | {c.mode} | {c.dtype} | {r:,.0f} | {vs_keras} | {vs_limit} |")
+    return "\n".join(lines)
+
+
+def bandwidth_limit(device_kind: str, bandwidth_gbs: float | None = None) -> tuple[str, float] | None:
+    """``(source, GB/s)``: ``--bandwidth-gbs`` if given, else the table entry matching the name.
+
+    Example:
+
+    >>> bandwidth_limit("NVIDIA H100 80GB HBM3")
+    ('H100', 3350.0)
+    >>> bandwidth_limit("cpu", 40.0)
+    ('--bandwidth-gbs', 40.0)
+    """
+    if bandwidth_gbs:
+        return "--bandwidth-gbs", float(bandwidth_gbs)
+    name = device_kind.lower()
+    for key, gbs in GPU_BANDWIDTH_GBS:
+        if key.lower() in name:
+            return key, gbs
+    return None
+
+
+def bytes_per_image(in_size: int, out_size: int, dtype: str, channels: int = 3) -> int:
+    """Bytes one image of the stack must move at least: its input read once, output written once."""
+    return in_size * in_size * channels * np.dtype(dtype).itemsize + out_size * out_size * channels * 4
+
+
+def bandwidth_rows(
+    device_kind: str,
+    measured: dict[str, float],
+    in_size: int,
+    out_size: int,
+    bandwidth_gbs: float | None = None,
+) -> list[str]:
+    """Markdown lines comparing ``measured`` kerasimg images/s (by input dtype) to the bandwidth limit.
+
+    Example:
+
+    >>> rows = bandwidth_rows("NVIDIA H200", {"uint8": 1e6}, 256, 224)
+    >>> rows[2].split(" | ")[:3]
+    ['| kerasimg (uint8)', '1,000,000', '6,009,615']
+    """
+    found = bandwidth_limit(device_kind, bandwidth_gbs)
+    if found is None:
+        return [f"No peak bandwidth known for {device_kind!r}: pass --bandwidth-gbs."]
+    source, gbs = found
+    lines = [
+        f"Memory-bandwidth limit on {device_kind} ({gbs:,.0f} GB/s, from {source}):",
+        "| stack | images/s | limit images/s | bytes/image | vs limit |",
+    ]
+    lines.insert(2, "|---|---:|---:|---:|---:|")
+    for dtype, rate in measured.items():
+        nbytes = bytes_per_image(in_size, out_size, dtype)
+        limit = gbs * 1e9 / nbytes
+        lines.append(f"| kerasimg ({dtype}) | {rate:,.0f} | {limit:,.0f} | {nbytes:,} | {rate / limit:.1%} |")
+    return lines
+
+
+def _device() -> str:
+    if keras.backend.backend() == "jax":
+        import jax
+
+        device = jax.devices()[0]
+        return f"{device.platform}:{device.device_kind}"
+    return f"cpu:{platform.processor() or platform.machine()}"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, default=64, help="images per batch (default 64)")
+    parser.add_argument("--repeats", type=int, default=9, help="timed calls per row (default 9)")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes and 2 repeats (CI smoke)")
+    parser.add_argument("--bandwidth-gbs", type=float, default=None,
+                        help="peak memory bandwidth (GB/s) for the limit row, overriding the table")
+    args = parser.parse_args(argv)
+    for name in ("batch", "repeats"):
+        if getattr(args, name) <= 0:
+            parser.error(f"--{name} must be a positive integer, got {getattr(args, name)}")
+    in_size, out_size = (24, 16) if args.quick else (256, 224)
+    batch, repeats = (2, 2) if args.quick else (args.batch, args.repeats)
+
+    backend = keras.backend.backend()
+    device = _device()
+    print(f"backend={backend} keras={keras.__version__} device={device} cores={os.cpu_count()} "
+          f"batch={batch} input={in_size}x{in_size}x3 -> {out_size}x{out_size}x3 repeats={repeats}",
+          flush=True)
+    configs = build(batch, in_size, out_size)
+    measure(configs, repeats)
+    print()
+    print(table(configs, batch))
+    print()
+    for c in configs:
+        if c.skipped and (c.mode, c.dtype) == (configs[0].mode, "uint8"):
+            print(f"note: {c.impl} skipped: {c.skipped}")
+    print("note: keras.layers and keras_cv cast uint8 input to float32 first (timed): Keras' "
+          "RandomBrightness adds in uint8 under TensorFlow and wraps around; keras_cv has no "
+          "normalization layer, so its stack ends with keras.layers.Normalization.")
+    print("note: one-pass limit = one read of the input batch and one float32 write; "
+          "'vs one-pass limit' divides by the fastest one-pass figure for that input dtype.")
+    if device.startswith("gpu") or args.bandwidth_gbs:
+        measured = {
+            c.dtype: images_per_second(c, batch)
+            for c in configs if c.impl == "kerasimg" and c.times
+        }
+        print()
+        print("\n".join(bandwidth_rows(device.split(":", 1)[-1], measured, in_size, out_size,
+                                       args.bandwidth_gbs)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,171 @@
+"""Throughput of ``kerasimg.data.from_directory`` beside the usual alternatives.
+
+Makes a corpus from real photos (scikit-learn's sample images; scikit-image's too when it is
+installed) by random crops and resizes, in two flavours:
+
+* ``imagenet``: JPEGs 350-650 px wide, quality 75-95 (ImageNet-like);
+* ``scans``: JPEGs 1500-2500 px wide (large scans / camera photos).
+
+and times one epoch (after a warm-up epoch; best of ``--repeats``) at 224x224, batch 64, of:
+
+* ``kerasimg``: ``kerasimg.data.from_directory`` (uint8 batches, guarded decode);
+* ``tutorial``: the classic tf.data recipe: ``list_files`` -> ``map(read, decode_jpeg,
+  resize, /255, AUTOTUNE)`` -> ``batch`` -> ``prefetch``;
+* ``idfd``: ``keras.utils.image_dataset_from_directory``;
+* ``decoder-map``: ``ImageDecoder.decode`` in a plain parallel map, no guard, listing or
+  shuffle (kerasimg / decoder-map is the cost of the adapter around the decoder);
+* ``decode-only``: a parallel (``AUTOTUNE``) tf.data map that only reads and decodes every
+  file at full size (no resize, nothing batched or returned).
+
+Run: ``python benchmarks/pipeline.py`` (``--n 600 --n-scans 60``: a few minutes on 2 cores).
+Prints images/s and the ratios of kerasimg to each alternative.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
+
+SIZE = (224, 224)
+BATCH = 64
+WIDTHS = {"imagenet": (350, 650), "scans": (1500, 2500)}
+
+
+def photos() -> list[np.ndarray]:
+    """RGB photos shipped with scikit-learn (and scikit-image when installed)."""
+    from sklearn.datasets import load_sample_images
+
+    images = list(load_sample_images().images)
+    try:
+        import skimage.data as sk
+
+        for name in ("astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field"):
+            image = getattr(sk, name, None)
+            if image is not None:
+                images.append(np.asarray(image())[..., :3])
+    except ImportError:
+        pass
+    return images
+
+
+def make_corpus(root: Path, kind: str, n: int, seed: int = 0) -> Path:
+    """``n`` JPEGs in ``root/kind/{a,b}/``: random crops of the photos resized to ``kind``."""
+    folder = root / kind
+    if folder.exists() and len(list(folder.glob("*/*.jpg"))) == n:
+        return folder
+    rng = np.random.default_rng(seed)
+    sources = photos()
+    lo, hi = WIDTHS[kind]
+    for i in range(n):
+        src = sources[i % len(sources)]
+        h, w = src.shape[:2]
+        ch, cw = int(h * rng.uniform(0.5, 1.0)), int(w * rng.uniform(0.5, 1.0))
+        y, x = rng.integers(0, h - ch + 1), rng.integers(0, w - cw + 1)
+        width = int(rng.integers(lo, hi + 1))
+        height = int(width * rng.uniform(0.66, 1.0))
+        crop = Image.fromarray(src[y : y + ch, x : x + cw]).resize((width, height), Image.BILINEAR)
+        path = folder / "ab"[i % 2] / f"{i:05d}.jpg"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        crop.save(path, quality=int(rng.integers(75, 96)))
+    return folder
+
+
+def contenders(folder: Path) -> dict:
+    import keras
+    import tensorflow as tf
+
+    import kerasimg.data
+
+    autotune = tf.data.AUTOTUNE
+    pattern = str(folder / "*" / "*.jpg")
+
+    def ours():
+        return kerasimg.data.from_directory(folder, image_size=SIZE, batch_size=BATCH, seed=0)
+
+    def tutorial():
+        def load(path):
+            image = tf.io.decode_jpeg(tf.io.read_file(path), channels=3)
+            return tf.image.resize(image, SIZE) / 255.0
+
+        ds = tf.data.Dataset.list_files(pattern, shuffle=True, seed=0)
+        return ds.map(load, num_parallel_calls=autotune).batch(BATCH).prefetch(autotune)
+
+    def idfd():
+        return keras.utils.image_dataset_from_directory(
+            folder, image_size=SIZE, batch_size=BATCH, seed=0, verbose=False
+        )
+
+    def decoder_map():  # kerasimg's decoder in a plain map: the cost of the adapter around it
+        decoder = kerasimg.data.ImageDecoder(image_size=SIZE)
+
+        def load(path):
+            return decoder.decode(tf.io.read_file(path))
+
+        ds = tf.data.Dataset.list_files(pattern, shuffle=True, seed=0)
+        return ds.map(load, num_parallel_calls=autotune).batch(BATCH).prefetch(autotune)
+
+    def decode_only():
+        def load(path):
+            return tf.shape(tf.io.decode_jpeg(tf.io.read_file(path), channels=3))
+
+        ds = tf.data.Dataset.list_files(pattern, shuffle=False)
+        return ds.map(load, num_parallel_calls=autotune).batch(BATCH).prefetch(autotune)
+
+    return {
+        "kerasimg": ours,
+        "decoder-map": decoder_map,
+        "tutorial": tutorial,
+        "idfd": idfd,
+        "decode-only": decode_only,
+    }
+
+
+def time_epoch(ds, repeats: int) -> tuple[float, int]:
+    """Best seconds for one epoch (after a warm-up epoch) and the images in it."""
+    count = 0
+    for batch in ds:  # warm-up: traces the graphs, fills the page cache
+        first = batch[0] if isinstance(batch, tuple) else batch
+        count += int(first.shape[0])
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in ds:
+            pass
+        best = min(best, time.perf_counter() - start)
+    return best, count
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=600, help="ImageNet-like images (default 600)")
+    parser.add_argument("--n-scans", type=int, default=60, help="scan-sized images (default 60)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed epochs, best kept")
+    parser.add_argument("--kinds", default="imagenet,scans", help="comma list: imagenet,scans")
+    parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "kerasimg-bench")
+    args = parser.parse_args()
+    warnings.simplefilter("ignore")
+    counts = {"imagenet": args.n, "scans": args.n_scans}
+    print(f"cpus={os.cpu_count()}  image_size={SIZE}  batch={BATCH}  best of {args.repeats} epochs")
+    for kind in args.kinds.split(","):
+        folder = make_corpus(args.dir, kind, counts[kind])
+        print(f"\n{kind}: {counts[kind]} JPEGs, {WIDTHS[kind][0]}-{WIDTHS[kind][1]} px wide ({folder})")
+        rates = {}
+        for name, make in contenders(folder).items():
+            seconds, images = time_epoch(make(), args.repeats)
+            rates[name] = images / seconds
+            print(f"  {name:12s} {rates[name]:8.1f} images/s")
+        for name in ("decoder-map", "tutorial", "idfd", "decode-only"):
+            print(f"  kerasimg / {name:12s} {rates['kerasimg'] / rates[name]:5.2f}x")
+
+
+if __name__ == "__main__":
+    main()

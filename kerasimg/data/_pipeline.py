@@ -1,0 +1,269 @@
+"""The tf.data pipeline behind ``kerasimg.data.from_*`` (private).
+
+Pipeline (local): the epoch key → a permutation of the file indices → read + guarded decode
+(parallel, one element per file, tagged good/bad) → bad ones recorded and dropped → augment
+(stateless seeds) → labels → batch → prefetch. Design notes:
+
+* **Epochs.** ``Dataset.random(seed, rerandomize_each_iteration=True).take(1)`` draws one key
+  each time the dataset is iterated (each ``iter(ds)``: once per epoch in ``model.fit``). The
+  sequence of keys is fixed by ``seed``, so two processes see the same epochs, and no Python
+  counter is shared. The file order and every augmentation seed are stateless functions of
+  (seed, key, file index), so parallelism (``AUTOTUNE``) never changes the result.
+* **Bad files.** Files are read and decoded in an ordered parallel map (``AUTOTUNE``) whose
+  failing elements are dropped (``ignore_errors``: no cost for good files). Elements carry
+  their position in the epoch; a ``scan`` finds the positions that produced nothing (a
+  sentinel closes the epoch) and a ``tf.py_function``, which runs for bad files only, asks
+  ``ImageDecoder.why_bad`` for the reason, records it in ``ds.skipped`` and warns once per
+  file (or raises, with ``on_error="raise"``). With the tf.data service, the client finds
+  the files that did not arrive at the end of the epoch instead.
+* **Cache.** Decoded images are cached (in memory or under a path) keyed by file index, in
+  the first epoch's (seeded) random order, before augmentation. Later epochs reshuffle the
+  cached elements through a buffer (the whole epoch for a memory cache, where the buffer only
+  holds references; up to 1 GiB of images for a file cache), so order and augmentation still
+  change every epoch and no file is decoded twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import threading
+import warnings
+from typing import Any
+
+import tensorflow as tf
+
+from kerasimg.data import listing as _listing
+from kerasimg.data.decode import ImageDecoder
+
+_FILE_CACHE_BUFFER_BYTES = 1 << 30
+_AUTOTUNE = tf.data.AUTOTUNE
+_nc = tf.autograph.experimental.do_not_convert  # our dataset functions need no AutoGraph
+
+
+class SkippedFileWarning(UserWarning):
+    """A file was left out of a kerasimg dataset (``on_error="skip"``); issued once per file."""
+
+
+def _fold(seed: tf.Tensor, data: Any) -> tf.Tensor:
+    """A new [2] int64 seed from ``seed`` and ``data`` (always folded as int64)."""
+    return tf.random.experimental.stateless_fold_in(seed, tf.cast(data, tf.int64))
+
+
+# ---------------------------------------------------------------------- skipped files
+
+
+class SkipLog:
+    """The live ``skipped`` list, filled from the pipeline; one warning per file, thread-safe."""
+
+    def __init__(self, paths: list[str], decoder: ImageDecoder, on_error: str) -> None:
+        self.items: list[tuple[str, str]] = []
+        self._paths, self._decoder, self._on_error = paths, decoder, on_error
+        self._seen: set[str] = set()
+        self._lock = threading.Lock()
+
+    def add(self, path: str, reason: str) -> None:
+        if self._on_error == "raise":
+            raise ValueError(f"kerasimg: {path}: {reason}")
+        with self._lock:
+            if path in self._seen:
+                return
+            self._seen.add(path)
+            self.items.append((path, reason))
+        warnings.warn(f"kerasimg: skipped {path}: {reason}", SkippedFileWarning, stacklevel=2)
+
+    def reason(self, path: str) -> str:
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except IsADirectoryError:
+            return "is a directory"
+        except OSError as err:
+            return f"cannot read file ({err.strerror or err})"
+        return self._decoder.why_bad(data) or "failed to read or decode while iterating"
+
+    def on_missing(self, indices: tf.Tensor) -> bool:
+        """``tf.py_function`` body: record the files ``indices`` (or raise); returns True."""
+        for index in indices.numpy():
+            path = self._paths[int(index)]
+            self.add(path, self.reason(path))
+        return True
+
+
+# ---------------------------------------------------------------------- pipeline
+
+
+class Pipeline:
+    """Builds the tf.data graph for one subset (or shard) of a listing."""
+
+    def __init__(self, cfg: Any, listing: _listing.Listing) -> None:
+        self.cfg = cfg
+        self.decoder = cfg.decoder
+        good = [i for i, p in enumerate(listing.problems) if p is None]
+        self.paths = [listing.paths[i] for i in good]
+        self.labels = None if listing.labels is None else [listing.labels[i] for i in good]
+        self.class_names = listing.class_names
+        self.log = SkipLog(self.paths, self.decoder, cfg.on_error)
+        for path, problem in zip(listing.paths, listing.problems, strict=True):
+            if problem is not None:
+                self.log.add(path, problem)
+        if not self.paths:
+            raise ValueError(f"no readable image file to read ({len(listing)} entries were skipped)")
+        self.n = len(self.paths)
+        self.seed = cfg.seed if cfg.seed is not None else secrets.randbelow(2**62)
+        self.deterministic = cfg.seed is not None or not cfg.shuffle
+        batch = cfg.batch_size if self.decoder.image_size is not None else None
+        if batch is not None and cfg.input_context is not None:
+            batch = cfg.input_context.get_per_replica_batch_size(batch)
+        self.batch = batch
+        self._base = tf.constant([self.seed, 0x6B696D67], tf.int64)
+
+    # ---- stateless seeds
+    def epoch_seed(self, key: tf.Tensor) -> tf.Tensor:
+        return _fold(self._base, key)
+
+    def keys(self) -> tf.data.Dataset:
+        """One key per iteration of the dataset, the same sequence in every process."""
+        return tf.data.Dataset.random(seed=self.seed, rerandomize_each_iteration=True).take(1)
+
+    def order(self, key: tf.Tensor) -> tf.Tensor:
+        """The file indices of the epoch of ``key``: a stateless permutation, or sorted."""
+        indices = tf.range(self.n, dtype=tf.int64)
+        if self.cfg.shuffle:
+            indices = tf.random.experimental.stateless_shuffle(indices, seed=_fold(self.epoch_seed(key), 1))
+        return indices
+
+    # ---- stages
+    def decode(self, order: tf.Tensor, find_missing: bool = True) -> tf.data.Dataset:
+        """``(index, image)`` of every file of ``order`` that decodes, in that order.
+
+        Decoding runs in an ordered parallel map whose failing elements are dropped
+        (``ignore_errors``). With ``find_missing``, a ``scan`` spots the positions that
+        produced nothing (a sentinel closes the epoch) and hands their files to
+        ``SkipLog.on_missing`` (Python, for bad files only).
+        """
+        paths = tf.constant(self.paths)
+        n = tf.size(order, out_type=tf.int64)
+
+        def read(position: tf.Tensor, index: tf.Tensor) -> tuple[tf.Tensor, ...]:
+            return position, index, self.decoder.decode(tf.io.read_file(paths[index]))
+
+        ds = tf.data.Dataset.from_tensor_slices(order).enumerate()
+        ds = ds.map(_nc(read), num_parallel_calls=_AUTOTUNE, deterministic=find_missing)
+        ds = ds.ignore_errors()
+        if not find_missing:
+            return ds.map(_nc(lambda position, index, image: (index, image)))
+        height, width = self.decoder.image_size or (0, 0)
+        blank = tf.zeros([height, width, self.decoder.channels], tf.uint8)
+        ds = ds.concatenate(tf.data.Dataset.from_tensors((n, tf.constant(-1, tf.int64), blank)))
+
+        def gap(last: tf.Tensor, element: tuple) -> tuple:
+            position, index, image = element
+            return position, (position, last, index, image)
+
+        def keep(position: tf.Tensor, last: tf.Tensor, index: tf.Tensor, image: tf.Tensor) -> tf.Tensor:
+            def record() -> tf.Tensor:
+                missing = order[last + 1 : position]
+                return tf.reshape(tf.py_function(self.log.on_missing, [missing], tf.bool), [])
+
+            seen = tf.cond(position - last > 1, record, lambda: tf.constant(True))
+            return tf.logical_and(seen, position < n)
+
+        ds = ds.scan(tf.constant(-1, tf.int64), _nc(gap)).filter(_nc(keep))
+        return ds.map(_nc(lambda position, last, index, image: (index, image)))
+
+    def augmented(self, ds: tf.data.Dataset, key: tf.Tensor) -> tf.data.Dataset:
+        layers = self.cfg.augment
+        if not layers:
+            return ds
+        from kerasimg.layers import apply_layers
+
+        aug_seed = _fold(self.epoch_seed(key), 2)
+
+        def run(index: tf.Tensor, image: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+            out = tf.cast(apply_layers(layers, image, _fold(aug_seed, index)), tf.float32)
+            return index, tf.cast(tf.clip_by_value(tf.round(out), 0.0, 255.0), tf.uint8)
+
+        return ds.map(_nc(run), num_parallel_calls=_AUTOTUNE, deterministic=self.deterministic)
+
+    def finish(self, ds: tf.data.Dataset) -> tf.data.Dataset:
+        """Labels, batching and prefetch (after bad elements are dropped)."""
+        mode = self.cfg.label_mode
+        labels = tf.constant(self.labels or [0], tf.int32)
+        num_classes = len(self.class_names or ())
+
+        def to_output(index: tf.Tensor, image: tf.Tensor) -> Any:
+            if mode is None:
+                return image
+            label = tf.gather(labels, index)
+            if mode == "categorical":
+                return image, tf.one_hot(label, num_classes, dtype=tf.float32)
+            if mode == "binary":
+                return image, tf.cast(label, tf.float32)[None]
+            return image, label
+
+        ds = ds.map(_nc(to_output), num_parallel_calls=_AUTOTUNE, deterministic=self.deterministic)
+        if self.cfg.on_error == "raise" and self.cfg.service is None:
+            ds = ds.apply(tf.data.experimental.assert_cardinality(self.n))
+        if self.batch is not None:
+            ds = ds.batch(self.batch)
+        return ds.prefetch(_AUTOTUNE)
+
+    # ---- assembly
+    def epoch(self, key: tf.Tensor, find_missing: bool = True) -> tf.data.Dataset:
+        """One epoch of augmented ``(index, image)`` for ``key``."""
+        return self.augmented(self.decode(self.order(key), find_missing), key)
+
+    def dataset(self) -> tf.data.Dataset:
+        if self.cfg.cache is not False:
+            ds = self._cached()
+        elif self.cfg.service is not None:
+            from kerasimg.data import service as _service
+
+            ds = _service.client_dataset(self)
+        else:
+            ds = self.keys().flat_map(_nc(lambda key: self.epoch(key)))
+        ds = self.finish(ds)
+        ds.class_names = self.class_names
+        ds.file_paths = list(self.paths)
+        ds.decoder = self.decoder
+        ds.skipped = self.log.items
+        return ds
+
+    def _cached(self) -> tf.data.Dataset:
+        first = self.order(self.epoch_key(0))  # the cache holds the first epoch's order
+        decoded = self.decode(first).cache(self._cache_file())
+        buffer = self.n
+        if self.cfg.cache is not True:
+            h, w = self.decoder.image_size or (512, 512)
+            per_image = h * w * self.decoder.channels
+            buffer = max(1, min(self.n, _FILE_CACHE_BUFFER_BYTES // per_image))
+        first_key = self.epoch_key(0)
+
+        def epoch(key: tf.Tensor) -> tf.data.Dataset:
+            ds = decoded
+            if self.cfg.shuffle:
+                size = tf.where(tf.equal(key, first_key), tf.constant(1, tf.int64), buffer)
+                seed = _fold(self.epoch_seed(key), 3)
+                seed = tf.random.stateless_uniform([], seed, minval=None, maxval=None, dtype=tf.int64)
+                ds = ds.shuffle(size, seed=seed, reshuffle_each_iteration=False)
+            return self.augmented(ds, key)
+
+        return self.keys().flat_map(_nc(epoch))
+
+    def epoch_key(self, epoch: int) -> int:
+        """The key of the ``epoch``-th iteration (0-based) of a fresh dataset."""
+        keys = tf.data.Dataset.random(seed=self.seed, rerandomize_each_iteration=True).take(1)
+        for _ in range(epoch):
+            next(iter(keys))
+        return int(next(iter(keys)))
+
+    def _cache_file(self) -> str:
+        if self.cfg.cache is True:
+            return ""
+        blob = json.dumps(
+            [self.paths, self.decoder.get_config(), self.cfg.seed, self.cfg.shuffle], sort_keys=True
+        )
+        return f"{os.fspath(self.cfg.cache)}.{hashlib.sha1(blob.encode()).hexdigest()[:16]}"

@@ -1,0 +1,400 @@
+"""Guarded, fast image decoding in pure TensorFlow ops (``kerasimg.data.ImageDecoder``)."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from kerasimg.data import _headers
+from kerasimg.data._headers import FORMATS
+
+_DTYPES = {"uint8": tf.uint8, "uint16": tf.uint16, "float32": tf.float32}
+_INTERPOLATIONS = (
+    "bilinear", "nearest", "bicubic", "area", "lanczos3", "lanczos5", "gaussian", "mitchellcubic",
+)  # fmt: skip
+_RATIOS = (1, 2, 4, 8)  # JPEG DCT scale denominators supported by libjpeg through TF
+
+
+class ImageDecoder:
+    """Decodes encoded image bytes safely and quickly, in graph mode, with pure TF ops.
+
+    The same object serves the tf.data adapter (``decode`` inside ``Dataset.map``), Python
+    callers (``decode_file``, ``why_bad``) and the exported SavedModel: the decode graph holds
+    TensorFlow ops only (no ``tf.py_function``), so it runs where kerasimg is not installed.
+
+    Before a pixel is decoded, ``check`` reads the format from the magic bytes (never the
+    extension), the size from the header (JPEG SOFn after walking the markers, PNG IHDR, GIF
+    screen, BMP info header, WebP VP8/VP8L/VP8X), refuses images over ``max_pixels``, and
+    looks for truncation (JPEG: an end-of-image marker after the first scan; PNG: the IEND
+    chunk; BMP/WebP: the sizes their headers promise). ``decode`` turns a refusal into
+    ``tf.errors.InvalidArgumentError`` whose message contains ``kerasimg: <reason>``. Data
+    that passes ``check`` but is corrupt inside (a PNG chunk with a bad CRC, a broken JPEG
+    scan) fails in the TF decoder itself: ``InvalidArgumentError`` with TF's own message.
+
+    With ``image_size`` set, JPEGs are decoded at the largest DCT scale (1/8, 1/4, 1/2)
+    whose output still covers the target in both dimensions, and cropped while decoding when
+    ``crop_to_aspect_ratio`` is set (the centred window of
+    ``keras.utils.image_dataset_from_directory``); every image is then resized to exactly
+    ``image_size`` with ``interpolation`` (``tf.image.resize``, no antialiasing, as Keras).
+
+    Outcomes of the odd cases (each is tested):
+
+    * grey into 3 channels: replicated; 3 into 1: luma (ITU-R 601: the JPEG/PNG decoder's
+      own, else ``round(0.299 R + 0.587 G + 0.114 B)``); into 4: opaque alpha (255) added.
+    * RGBA / grey+alpha into 3 or 1 channels: alpha dropped (not composited on a background).
+    * CMYK / YCCK JPEG: TF converts to RGB itself (naive formula, Adobe inversion honoured,
+      no ICC colour management); with ``channels=1`` it is decoded as RGB, then luma.
+    * 16-bit PNG: ``dtype="uint16"`` keeps the 16-bit values; ``"uint8"`` gives
+      ``round(v / 257)`` (never truncated to the high byte); ``"float32"`` gives ``v / 257``.
+      8-bit images as ``"uint16"`` are scaled by 257, so 65535 is white for every source.
+    * ``dtype="float32"``: values in [0, 255], not divided (clipped after bicubic/lanczos).
+    * animated GIF: the first frame only (GIF transparency is ignored by TF). ``max_pixels``
+      applies to the logical screen; TF's GIF decoder still reads every frame.
+    * animated WebP: refused ("animated WebP not supported") because TF 2.21's WebP
+      animation path corrupts the heap; still WebP (lossy, lossless, with alpha) decodes.
+    * BMP: 8, 24 and 32 bits per pixel, uncompressed or BI_BITFIELDS, exact file size (TF's
+      limits, checked up front); an 8-bit BMP with a colour palette is refused (TF would
+      return palette indices as grey levels).
+    * a PNG named ``.jpg`` decodes as PNG; a JPEG with bytes after its end marker decodes.
+    * ``image_size=None``: native size, every format, shape ``[None, None, channels]``.
+
+    Args:
+        image_size: ``(height, width)`` of every output, or None for the native size.
+            Defaults to ``(224, 224)``.
+        channels: 1, 3 or 4. Defaults to 3.
+        crop_to_aspect_ratio: crop the centred window of the target aspect ratio before
+            resizing (needs ``image_size``). Defaults to False.
+        formats: accepted formats, from ``("jpeg", "png", "gif", "bmp", "webp")`` (all).
+        max_pixels: largest ``width * height`` accepted. Defaults to 50,000,000.
+        dtype: ``"uint8"`` (default), ``"uint16"`` or ``"float32"`` (0..255).
+        interpolation: a ``tf.image.resize`` method. Defaults to ``"bilinear"``.
+
+    Example:
+
+    >>> decoder = ImageDecoder(image_size=(64, 64))
+    >>> image = decoder.decode(tf.io.read_file("cat.jpg"))  # uint8 [64, 64, 3]
+    >>> ok, reason = decoder.check(tf.constant(b"not an image"))
+    >>> reason.numpy()
+    b'unsupported format (not JPEG, PNG, GIF, BMP or WebP)'
+    """
+
+    def __init__(
+        self,
+        image_size: tuple[int, int] | None = (224, 224),
+        channels: int = 3,
+        crop_to_aspect_ratio: bool = False,
+        formats: Sequence[str] = FORMATS,
+        max_pixels: int = 50_000_000,
+        dtype: str = "uint8",
+        interpolation: str = "bilinear",
+    ) -> None:
+        pair = isinstance(image_size, Sequence) and not isinstance(image_size, (str, bytes))
+        pair = pair and len(image_size) == 2 and all(_is_int(v) and v > 0 for v in image_size)
+        _require(image_size is None or pair, "image_size", image_size,
+                 "None or a (height, width) pair of positive integers")  # fmt: skip
+        _require(_is_int(channels) and channels in (1, 3, 4), "channels", channels, "1, 3 or 4")
+        _require(isinstance(crop_to_aspect_ratio, bool), "crop_to_aspect_ratio", crop_to_aspect_ratio, "a bool")
+        _require(not (crop_to_aspect_ratio and image_size is None), "image_size", image_size,
+                 "set when crop_to_aspect_ratio=True")  # fmt: skip
+        formats = (formats,) if isinstance(formats, str) else tuple(formats)
+        _require(bool(formats) and all(f in FORMATS for f in formats), "formats", formats,
+                 f"a non-empty subset of {FORMATS}")  # fmt: skip
+        _require(_is_int(max_pixels) and max_pixels > 0, "max_pixels", max_pixels, "a positive integer")
+        _require(isinstance(dtype, str) and dtype in _DTYPES, "dtype", dtype, f"one of {tuple(_DTYPES)}")
+        _require(isinstance(interpolation, str) and interpolation in _INTERPOLATIONS, "interpolation",
+                 interpolation, f"one of {_INTERPOLATIONS}")  # fmt: skip
+        image_size = None if image_size is None else (int(image_size[0]), int(image_size[1]))
+        self.image_size = image_size
+        self.channels = int(channels)
+        self.crop_to_aspect_ratio = crop_to_aspect_ratio
+        self.formats = tuple(dict.fromkeys(formats))
+        self.max_pixels = int(max_pixels)
+        self.dtype = dtype
+        self.interpolation = interpolation
+        self._allowed = [f for f in FORMATS if f in self.formats]
+        self._eager_fns: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------ public API
+
+    @property
+    def output_shape(self) -> tuple[int | None, int | None, int]:
+        """``(height, width, channels)``; height and width are None without ``image_size``."""
+        height, width = self.image_size or (None, None)
+        return (height, width, self.channels)
+
+    def format_of(self, contents: tf.Tensor) -> tf.Tensor:
+        """The format read from the magic bytes: a string scalar, ``b""`` when unknown.
+
+        Example:
+
+        >>> ImageDecoder().format_of(tf.constant(b"GIF89a...")).numpy()
+        b'gif'
+        """
+        contents = _scalar(contents)
+        fmt = _headers.detect(contents, tf.strings.length(contents))[0]
+        return tf.gather(tf.constant(("",) + FORMATS), fmt)
+
+    def check(self, contents: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """Validates the header without decoding pixels; graph-safe and never raises.
+
+        Returns:
+            ``(ok, reason)``: a bool scalar and a string scalar (``b""`` when ok).
+
+        Example:
+
+        >>> ok, reason = ImageDecoder().check(tf.constant(b""))
+        >>> bool(ok), reason.numpy()
+        (False, b'empty file')
+        """
+        contents = _scalar(contents)
+        if tf.executing_eagerly():
+            return self._eager("_check")(contents)
+        return self._check(contents)
+
+    def decode(self, contents: tf.Tensor) -> tf.Tensor:
+        """Decodes one encoded image (a scalar string) into ``[H, W, channels]`` of ``dtype``.
+
+        Raises:
+            tf.errors.InvalidArgumentError: the message contains ``kerasimg: <reason>`` when
+                ``check`` refuses the bytes, or TF's decoder message for corrupt data.
+
+        Example:
+
+        >>> ds = tf.data.Dataset.list_files("photos/*.jpg").map(tf.io.read_file)
+        >>> ds = ds.map(ImageDecoder(image_size=(128, 128)).decode)
+        """
+        contents = _scalar(contents)
+        if tf.executing_eagerly():
+            return self._eager("_decode")(contents)
+        return self._decode(contents)
+
+    def why_bad(self, contents: bytes) -> str | None:
+        """The reason ``contents`` cannot be decoded (checked, then really decoded), or None.
+
+        Example:
+
+        >>> ImageDecoder().why_bad(b"\\xff\\xd8\\xff")
+        'truncated header (no size in JPEG header)'
+        """
+        return self._try_decode(contents)[1]
+
+    def decode_file(self, path: str | os.PathLike) -> np.ndarray:
+        """Reads and decodes one file (eager), returning a NumPy array.
+
+        Raises:
+            ValueError: ``"kerasimg: <path>: <reason>"`` for a bad, unreadable or missing file
+                or a directory.
+
+        Example:
+
+        >>> ImageDecoder(image_size=None).decode_file("cat.png").shape
+        (480, 640, 3)
+        """
+        path = os.fspath(path)
+        if os.path.isdir(path):
+            raise ValueError(f"kerasimg: {path}: is a directory, not an image file")
+        try:
+            data = Path(path).read_bytes()
+        except OSError as err:
+            raise ValueError(f"kerasimg: {path}: cannot read file ({err.strerror or err})") from err
+        image, reason = self._try_decode(data)
+        if reason is not None:
+            raise ValueError(f"kerasimg: {path}: {reason}")
+        return image
+
+    def get_config(self) -> dict[str, Any]:
+        """Every ``__init__`` argument, JSON-friendly; ``from_config`` rebuilds the decoder."""
+        return {
+            "image_size": None if self.image_size is None else list(self.image_size),
+            "channels": self.channels,
+            "crop_to_aspect_ratio": self.crop_to_aspect_ratio,
+            "formats": list(self.formats),
+            "max_pixels": self.max_pixels,
+            "dtype": self.dtype,
+            "interpolation": self.interpolation,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> ImageDecoder:
+        """Rebuilds a decoder from ``get_config()``.
+
+        Example:
+
+        >>> clone = ImageDecoder.from_config(ImageDecoder(channels=1).get_config())
+        """
+        return cls(**config)
+
+    def __getstate__(self) -> dict[str, Any]:  # picklable and deep-copyable after use
+        return {**self.__dict__, "_eager_fns": {}}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"ImageDecoder({args})"
+
+    # ------------------------------------------------------------------ internals
+
+    def _eager(self, name: str):
+        """A traced-once ``tf.function`` of a graph method, for fast eager calls."""
+        if name not in self._eager_fns:
+            spec = [tf.TensorSpec([], tf.string)]
+            self._eager_fns[name] = tf.function(
+                getattr(self, name), input_signature=spec, autograph=False
+            )
+        return self._eager_fns[name]
+
+    def _try_decode(self, contents: bytes) -> tuple[np.ndarray | None, str | None]:
+        contents = tf.constant(contents, tf.string)
+        ok, reason = self.check(contents)
+        if not bool(ok):
+            return None, reason.numpy().decode()
+        try:
+            return self.decode(contents).numpy(), None
+        except tf.errors.InvalidArgumentError as err:
+            return None, f"corrupt image data: {_first_line(err.message)}"
+        except UnicodeDecodeError:  # TF put raw bytes in its message
+            return None, "corrupt image data (TensorFlow's error message is not text)"
+
+    def _check(self, contents: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        header = _headers.inspect(contents, self.formats, self.max_pixels)
+        return header.ok, header.reason
+
+    def _decode(self, contents: tf.Tensor) -> tf.Tensor:
+        header = _headers.inspect(contents, self.formats, self.max_pixels)
+        message = tf.strings.join(["kerasimg: ", header.reason])
+        assertion = tf.debugging.Assert(header.ok, [message], name="kerasimg_check")
+        with tf.control_dependencies([assertion]):  # nothing below runs on a refused input
+            contents = tf.identity(contents)
+        decoders = {
+            "jpeg": self._decode_jpeg,
+            "png": self._decode_png,
+            "gif": self._decode_gif,
+            "bmp": self._decode_bmp,
+            "webp": self._decode_webp,
+        }
+        branches = [self._unreachable] + [
+            (lambda fn=decoders[name]: fn(contents, header)) for name in self._allowed
+        ]
+        image = tf.switch_case(_headers.branch_index(header.fmt, self._allowed), branches)
+        return tf.ensure_shape(image, self.output_shape)
+
+    def _unreachable(self) -> tf.Tensor:
+        height, width = self.image_size or (0, 0)
+        return tf.zeros([height, width, self.channels], _DTYPES[self.dtype])
+
+    def _decode_jpeg(self, contents: tf.Tensor, header: _headers.Header) -> tf.Tensor:
+        cmyk = tf.equal(header.extra, 4)  # libjpeg cannot turn CMYK into grey directly
+        if self.image_size is None:
+            return self._finish(self._jpeg(contents, cmyk, 1, None), False, crop=False)
+        h, w = header.height, header.width
+        th, tw = self.image_size
+        if self.crop_to_aspect_ratio:
+            y0, x0, ch, cw = _headers.crop_window(h, w, th, tw)
+        else:
+            y0, x0, ch, cw = tf.constant(0, tf.int64), tf.constant(0, tf.int64), h, w
+        # Largest DCT ratio whose (conservatively floored) output still covers the target.
+        index = tf.constant(0)
+        for i, ratio in enumerate(_RATIOS[1:], start=1):
+            index = tf.where((ch // ratio >= th) & (cw // ratio >= tw), i, index)
+
+        def at(ratio: int):
+            def run():
+                if not self.crop_to_aspect_ratio:
+                    return self._jpeg(contents, cmyk, ratio, None)
+                # libjpeg crops in the scaled image: cover the full-size window, rounding out.
+                ys, xs = y0 // ratio, x0 // ratio
+                ye = tf.minimum(-(-(y0 + ch) // ratio), -(-h // ratio))
+                xe = tf.minimum(-(-(x0 + cw) // ratio), -(-w // ratio))
+                window = tf.cast(tf.stack([ys, xs, ye - ys, xe - xs]), tf.int32)
+                return self._jpeg(contents, cmyk, ratio, window)
+
+            return run
+
+        image = tf.switch_case(index, [at(ratio) for ratio in _RATIOS])
+        return self._finish(image, False, crop=False)
+
+    def _jpeg(self, contents, cmyk, ratio: int, window) -> tf.Tensor:
+        def run(channels: int) -> tf.Tensor:
+            if window is None:
+                return tf.io.decode_jpeg(contents, channels=channels, ratio=ratio)
+            return tf.io.decode_and_crop_jpeg(contents, window, channels=channels, ratio=ratio)
+
+        if self.channels == 1:
+            return tf.cond(cmyk, lambda: _headers.luma(run(3)), lambda: run(1))
+        return _headers.to_channels(run(3), self.channels)
+
+    def _decode_png(self, contents: tf.Tensor, header: _headers.Header) -> tf.Tensor:
+        def run(dtype: tf.DType) -> tf.Tensor:
+            image = tf.io.decode_png(contents, channels=self.channels, dtype=dtype)
+            return self._finish(image, dtype == tf.uint16)
+
+        return tf.cond(tf.equal(header.extra, 16), lambda: run(tf.uint16), lambda: run(tf.uint8))
+
+    def _decode_gif(self, contents: tf.Tensor, header: _headers.Header) -> tf.Tensor:
+        # DecodeImage with expand_animations=False returns the first frame only.
+        image = tf.io.decode_image(contents, channels=3, expand_animations=False)
+        return self._finish(_headers.to_channels(tf.ensure_shape(image, [None, None, 3]), self.channels))
+
+    def _decode_bmp(self, contents: tf.Tensor, header: _headers.Header) -> tf.Tensor:
+        image = tf.io.decode_bmp(contents, channels=0 if self.channels == 1 else self.channels)
+        return self._finish(_headers.to_channels(image, self.channels))
+
+    def _decode_webp(self, contents: tf.Tensor, header: _headers.Header) -> tf.Tensor:
+        # DecodeWebP only accepts the file's own channel count (3 or 4): convert after.
+        image = tf.io.decode_webp(contents, channels=0)[0]
+        return self._finish(_headers.to_channels(image, self.channels))
+
+    def _finish(self, image: tf.Tensor, sixteen_bit: bool = False, crop: bool = True) -> tf.Tensor:
+        """Crop (when asked), resize to ``image_size`` and convert to ``dtype``."""
+        dtype = _DTYPES[self.dtype]
+        if self.image_size is None:
+            if self.dtype == "uint8" and sixteen_bit:
+                return tf.cast((tf.cast(image, tf.int32) + 128) // 257, tf.uint8)
+            if self.dtype == "uint16" and not sixteen_bit:
+                return tf.cast(image, tf.uint16) * 257
+            if self.dtype == "float32":
+                return tf.cast(image, tf.float32) / (257.0 if sixteen_bit else 1.0)
+            return image
+        if crop and self.crop_to_aspect_ratio:
+            shape = tf.shape(image, out_type=tf.int64)
+            y0, x0, ch, cw = _headers.crop_window(shape[0], shape[1], *self.image_size)
+            image = image[y0 : y0 + ch, x0 : x0 + cw]
+        pixels = tf.cast(image, tf.float32)
+        if sixteen_bit:
+            pixels = pixels / 257.0
+        pixels = tf.image.resize(pixels, self.image_size, method=self.interpolation)
+        if self.dtype == "float32":
+            return tf.clip_by_value(pixels, 0.0, 255.0)
+        scale = 257.0 if self.dtype == "uint16" else 1.0
+        return tf.saturate_cast(tf.round(pixels * scale), dtype)
+
+
+def _require(ok: bool, name: str, value: Any, expected: str) -> None:
+    if not ok:
+        raise ValueError(f"{name} must be {expected}, received {name}={value!r}")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _scalar(contents: Any) -> tf.Tensor:
+    contents = tf.convert_to_tensor(contents, dtype=tf.string)
+    if contents.shape.rank not in (0, None):
+        raise ValueError(
+            f"contents must be a scalar string tensor (one encoded image), received shape {contents.shape}"
+        )
+    return contents
+
+
+def _first_line(message: str) -> str:
+    """TF's error message without node/op decorations, printable ASCII, one line."""
+    lines = [line for line in message.splitlines() if line.strip() and "[[{{node" not in line]
+    line = lines[-1] if lines else message
+    line = re.sub(r"\{\{function_node [^}]*\}\}\s*|\s*\[Op:[^\]]*\]", "", line).strip()
+    return re.sub(r"[^\x20-\x7e]", "?", line)[:200]

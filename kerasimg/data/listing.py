@@ -1,0 +1,390 @@
+"""Sources of image files for ``kerasimg.data``: folders, CSV files and lists; labels; splits.
+
+A :class:`Listing` is the sorted list of files a dataset will read, with their labels and the
+problems already found while listing (a missing file, a directory named like an image). Splits
+and shards are taken over the whole listing, so every entry lands in exactly one subset.
+
+Example:
+
+>>> listing = list_directory("photos/")           # photos/cat/*.jpg, photos/dog/*.png ...
+>>> listing.class_names
+['cat', 'dog']
+>>> train, val = listing.split(0.2, seed=7)
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+#: File extensions listed for each format (lower case; the decoder reads the real format from
+#: the magic bytes, so a PNG named ``.jpg`` is still decoded).
+EXTENSIONS = {
+    "jpeg": (".jpg", ".jpeg", ".jpe", ".jfif"),
+    "png": (".png",),
+    "gif": (".gif",),
+    "bmp": (".bmp",),
+    "webp": (".webp",),
+}
+_PROGRESS_AFTER_S = 1.0  # a progress bar appears when listing takes longer than this
+_HEADER_WORDS = frozenset(
+    "image image_name imagename image_id filename file_name file path image_path name id "
+    "label labels class class_name classname target category".split()
+)
+_INT = re.compile(r"[+-]?\d+")
+
+
+@dataclass
+class Listing:
+    """Files to read, in a stable (sorted) order, with integer labels and listing problems.
+
+    Attributes:
+        paths: every entry, as a string path.
+        labels: an integer class index per entry, or None (unlabeled).
+        class_names: the names of the label indices, or None (unlabeled).
+        problems: per entry, None, or why the entry cannot be read (``"is a directory"``,
+            ``"no such file"``); such entries are never decoded.
+
+    Example:
+
+    >>> listing = list_files(["a.png", "b.png"], labels=["cat", "dog"])
+    >>> listing.labels, listing.class_names
+    ([0, 1], ['cat', 'dog'])
+    """
+
+    paths: list[str]
+    labels: list[int] | None = None
+    class_names: list[str] | None = None
+    problems: list[str | None] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.problems:
+            self.problems = [None] * len(self.paths)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def take(self, indices: Sequence[int]) -> Listing:
+        """The entries at ``indices``, in that order."""
+        return Listing(
+            [self.paths[i] for i in indices],
+            None if self.labels is None else [self.labels[i] for i in indices],
+            self.class_names,
+            [self.problems[i] for i in indices],
+        )
+
+    def split(self, validation_split: float, seed: int) -> tuple[Listing, Listing]:
+        """``(training, validation)``: disjoint, and the same for the same seed in any process.
+
+        The entries are permuted with ``numpy.random.default_rng(seed)``; the last
+        ``int(validation_split * len(self))`` of the permutation are the validation subset.
+        Each subset keeps the sorted order of the listing.
+
+        Raises:
+            ValueError: when a subset would be empty.
+        """
+        n = len(self)
+        n_val = int(validation_split * n)
+        if n_val == 0 or n_val == n:
+            raise ValueError(
+                f"validation_split={validation_split!r} leaves an empty subset of {n} files "
+                f"({n - n_val} training, {n_val} validation)"
+            )
+        perm = np.random.default_rng(seed).permutation(n)
+        return self.take(sorted(perm[: n - n_val])), self.take(sorted(perm[n - n_val :]))
+
+    def shard(self, num_shards: int, index: int) -> Listing:
+        """Every ``num_shards``-th entry starting at ``index`` (one input pipeline's share)."""
+        return self.take(range(index, len(self), num_shards))
+
+
+def list_directory(
+    directory: str | os.PathLike,
+    formats: Sequence[str] = tuple(EXTENSIONS),
+    labeled: bool = True,
+    class_names: Sequence[str] | None = None,
+) -> Listing:
+    """Lists the image files under ``directory`` with ``os.scandir`` (one pass, recursive).
+
+    Labeled, each first-level sub-folder is a class (sorted by name, or ordered as
+    ``class_names``, which may name a subset of them) and holds its images at any depth; files
+    directly in ``directory`` are ignored. Unlabeled, every image under ``directory`` is listed.
+    Files are matched by extension (``EXTENSIONS`` of ``formats``, any case) and sorted; hidden
+    entries (``.name``) are ignored. A
+    directory named like an image becomes an entry with the problem ``"is a directory"``. A
+    transient progress bar (stderr) appears when listing takes more than a second.
+
+    Args:
+        directory: the root folder.
+        formats: formats whose extensions are listed. Defaults to all five.
+        labeled: infer labels from the sub-folders. Defaults to True.
+        class_names: explicit class order (sub-folder names). Defaults to sorted sub-folders.
+
+    Returns:
+        A :class:`Listing`.
+
+    Raises:
+        ValueError: missing directory, no class sub-folder, unknown class name or no image.
+
+    Example:
+
+    >>> list_directory("photos/").class_names
+    ['cat', 'dog']
+    """
+    root = os.fspath(directory)
+    if not os.path.isdir(root):
+        raise ValueError(f"directory={root!r} is not an existing directory")
+    exts = tuple(e for f in formats for e in EXTENSIONS[f])
+    with _Progress(f"Listing {root}") as progress:
+        if not labeled:
+            found = _scan(root, exts, progress)
+            found.sort()
+            return Listing([p for p, _ in found], problems=[r for _, r in found])
+        folders = _subfolders(root)
+        if class_names is None:
+            class_names = folders
+            if not folders:
+                raise ValueError(
+                    f"directory={root!r} has no class sub-folders; pass label_mode=None to read "
+                    "the images directly under it"
+                )
+        else:
+            missing = [c for c in class_names if c not in folders]
+            if missing:
+                raise ValueError(
+                    f"class_names={list(class_names)!r}: no sub-folder {missing!r} in {root!r} "
+                    f"(sub-folders: {folders!r})"
+                )
+        entries: list[tuple[str, str | None, int]] = []
+        for label, name in enumerate(class_names):
+            found = _scan(os.path.join(root, name), exts, progress)
+            entries.extend((p, r, label) for p, r in sorted(found))
+    if not entries:
+        raise ValueError(f"directory={root!r}: no image files with extensions {exts} found")
+    return Listing(
+        [p for p, _, _ in entries], [lab for _, _, lab in entries], list(class_names),
+        [r for _, r, _ in entries],
+    )  # fmt: skip
+
+
+def list_csv(
+    csv_path: str | os.PathLike,
+    image_dir: str | os.PathLike | None = None,
+    labeled: bool = True,
+    class_names: Sequence[str] | None = None,
+    header: bool | None = None,
+) -> Listing:
+    """Lists the files of a CSV whose rows are ``image_name,label`` (or ``image_name`` alone).
+
+    Args:
+        csv_path: the CSV file.
+        image_dir: folder of relative image names. Defaults to the CSV's folder.
+        labeled: read the second column as the label. Defaults to True.
+        class_names: the class order. Labels are class names, or integer indices into
+            ``class_names``; without it, names are sorted, and integers ``0..max`` name themselves.
+        header: whether the first row is a header; None (default) detects one: a first row
+            whose image name is not a file and which holds a usual column name
+            (``image_name``, ``filename``, ``label``, ``class`` ...).
+
+    Returns:
+        A :class:`Listing` in the CSV's row order; a missing file or a directory is an entry
+        with a problem naming its CSV line.
+
+    Raises:
+        ValueError: missing CSV, a row without a label, an unknown class name or a bad index
+            (each names the line).
+
+    Example:
+
+    >>> list_csv("labels.csv", image_dir="scans/").class_names
+    ['benign', 'malignant']
+    """
+    csv_path = os.fspath(csv_path)
+    if not os.path.isfile(csv_path):
+        raise ValueError(f"csv_path={csv_path!r} is not an existing file")
+    base = os.fspath(image_dir) if image_dir is not None else os.path.dirname(csv_path)
+    if not os.path.isdir(base or "."):
+        raise ValueError(f"image_dir={base!r} is not an existing directory")
+    with open(csv_path, newline="", encoding="utf-8-sig") as f:
+        rows = [(i, [c.strip() for c in row]) for i, row in enumerate(csv.reader(f), 1)]
+    rows = [(i, row) for i, row in rows if any(row)]
+    if rows and (header or (header is None and _is_header(rows[0][1], base))):
+        rows = rows[1:]
+    if not rows:
+        raise ValueError(f"csv_path={csv_path!r} has no rows")
+    for line, row in rows:
+        if not row[0] or (labeled and (len(row) < 2 or not row[1])):
+            want = "image_name,label" if labeled else "image_name"
+            raise ValueError(f"{csv_path}, line {line}: expected {want}, found {row!r}")
+    paths = [os.path.join(base, row[0]) for _, row in rows]
+    where = [f"{csv_path}, line {line}" for line, _ in rows]
+    labels, names = (None, None)
+    if labeled:
+        labels, names = _encode_labels([row[1] for _, row in rows], class_names, where)
+    with _Progress(f"Checking files of {csv_path}") as progress:
+        problems = [_problem(p, w, progress) for p, w in zip(paths, where, strict=True)]
+    return Listing(paths, labels, names, problems)
+
+
+def list_files(
+    paths: Sequence[str | os.PathLike],
+    labels: Sequence[int | str] | None = None,
+    class_names: Sequence[str] | None = None,
+) -> Listing:
+    """Lists explicit ``paths`` (kept in the given order) with optional ``labels``.
+
+    Args:
+        paths: image files.
+        labels: one label per path (class names or integer indices, as in :func:`list_csv`),
+            or None.
+        class_names: the class order (see :func:`list_csv`).
+
+    Returns:
+        A :class:`Listing`; a missing file or a directory is an entry with a problem.
+
+    Raises:
+        ValueError: empty ``paths``, ``labels`` of another length, unknown class names.
+
+    Example:
+
+    >>> list_files(["a.png", "b.png"], labels=[1, 0]).class_names
+    ['0', '1']
+    """
+    if isinstance(paths, (str, bytes, os.PathLike)) or not len(paths):
+        raise ValueError(f"paths must be a non-empty sequence of file paths, received {paths!r}")
+    paths = [os.fspath(p) for p in paths]
+    names = None
+    if labels is not None:
+        if isinstance(labels, (str, bytes)) or len(labels) != len(paths):
+            raise ValueError(
+                f"labels must hold one label per path ({len(paths)}), received {labels!r}"
+            )
+        where = [f"labels[{i}]" for i in range(len(paths))]
+        labels, names = _encode_labels([str(v).strip() for v in labels], class_names, where)
+    with _Progress("Checking files") as progress:
+        problems = [_problem(p, None, progress) for p in paths]
+    return Listing(paths, labels, names, problems)
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _subfolders(root: str) -> list[str]:
+    with os.scandir(root) as it:
+        return sorted(e.name for e in it if e.is_dir() and not e.name.startswith("."))
+
+
+def _scan(top: str, exts: tuple[str, ...], progress: _Progress) -> list[tuple[str, str | None]]:
+    """(path, problem) of every file under ``top`` with one of ``exts``; follows links once."""
+    found: list[tuple[str, str | None]] = []
+    seen: set[tuple[int, int]] = set()
+    stack = [top]
+    while stack:
+        folder = stack.pop()
+        try:
+            st = os.stat(folder)
+            if (st.st_dev, st.st_ino) in seen:
+                continue  # a symlink loop, or the same folder reached twice
+            seen.add((st.st_dev, st.st_ino))
+            with os.scandir(folder) as it:
+                entries = list(it)
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue  # hidden: .ipynb_checkpoints/, macOS "._x.jpg" resource forks
+            named = entry.name.lower().endswith(exts)
+            try:
+                is_dir = entry.is_dir()
+            except OSError:
+                is_dir = False
+            if is_dir:
+                stack.append(entry.path)
+                if named:
+                    found.append((entry.path, "is a directory"))
+            elif named:
+                found.append((entry.path, None))
+        progress.advance(len(entries))
+    return found
+
+
+def _is_header(row: list[str], base: str) -> bool:
+    words = {c.lower() for c in row}
+    return bool(words & _HEADER_WORDS) and not os.path.isfile(os.path.join(base, row[0]))
+
+
+def _encode_labels(
+    values: list[str], class_names: Sequence[str] | None, where: list[str]
+) -> tuple[list[int], list[str]]:
+    """Integer labels and the class names, from class names or integer indices."""
+    if class_names is not None:
+        names = [str(c) for c in class_names]
+    elif all(_INT.fullmatch(v) for v in values):
+        names = [str(i) for i in range(max(int(v) for v in values) + 1)]
+    else:
+        names = sorted(set(values))
+    index = {name: i for i, name in enumerate(names)}
+    labels = []
+    for value, loc in zip(values, where, strict=True):
+        if value in index:
+            labels.append(index[value])
+        elif _INT.fullmatch(value) and 0 <= int(value) < len(names):
+            labels.append(int(value))
+        else:
+            raise ValueError(f"{loc}: label {value!r} is neither a class name nor an index of {names!r}")
+    return labels, names
+
+
+def _problem(path: str, where: str | None, progress: _Progress) -> str | None:
+    progress.advance()
+    if os.path.isfile(path):
+        return None
+    suffix = f" ({where})" if where else ""
+    return ("is a directory" if os.path.isdir(path) else "no such file") + suffix
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+class _Progress:
+    """Counts items; shows a transient rich progress bar once more than a second has passed."""
+
+    def __init__(self, description: str) -> None:
+        self.description = description
+        self.count = 0
+        self.shown = False
+        self._bar: Any = None
+        self._start = time.monotonic()
+
+    def __enter__(self) -> _Progress:
+        return self
+
+    def advance(self, n: int = 1) -> None:
+        self.count += n
+        if self._bar is None:
+            if time.monotonic() - self._start < _PROGRESS_AFTER_S:
+                return
+            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+            self._bar = Progress(
+                SpinnerColumn(), TextColumn("{task.description}: {task.completed} entries"),
+                TimeElapsedColumn(), console=_console(), transient=True,
+            )  # fmt: skip
+            self._bar.start()
+            self._task = self._bar.add_task(self.description, total=None)
+            self.shown = True
+        self._bar.update(self._task, completed=self.count)
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._bar is not None:
+            self._bar.stop()

@@ -1,0 +1,248 @@
+"""tf.data service support: servers, and the client side of ``service=`` datasets.
+
+Start a dispatcher and workers (``kerasimg data-service dispatcher --port 5050`` and
+``kerasimg data-service worker --dispatcher HOST:5050`` call :func:`serve_dispatcher` and
+:func:`serve_worker`), then pass ``service="grpc://HOST:5050"`` to ``kerasimg.data.from_*``:
+listing stays on the client, while reading, decoding and augmentation run on the workers, in
+``"distributed_epoch"`` mode: every file is processed once per epoch, by whichever worker
+asks for it first, so the order is not reproducible (the augmentation of each file is: its
+seed comes from (seed, epoch, file index), as without the service).
+
+Each epoch registers its own job. The workers drop the files that fail; at the end of the
+epoch the client records the files that did not arrive in ``ds.skipped`` (with
+``on_error="raise"``, the error comes then, not at the first bad file). To say why they
+failed the client reads those files again: a client that cannot see the files reports
+``cannot read file``.
+
+When a worker dies mid-epoch, tf.data service (TF 2.21) never finishes the job: the client
+would wait forever. kerasimg bounds the wait: when no element arrives for ``STALL_TIMEOUT_S``
+seconds (``START_TIMEOUT_S`` for the first element of an epoch), iteration fails with an
+error that says how many files arrived and that a worker may have died (restart the workers
+and the training: tf.data service does not recover a lost worker's share of a
+``distributed_epoch`` job). The thread blocked on the dead worker is left behind (a daemon).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import re
+import signal
+import socket
+import sys
+import threading
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+#: Seconds without a new element from the service (after the first of an epoch) before a
+#: ``service=`` dataset gives up.
+STALL_TIMEOUT_S = 120.0
+#: Seconds allowed for the first element of an epoch (the job starts on every worker).
+START_TIMEOUT_S = 600.0
+_ADDRESS = re.compile(r"^(?:grpc://)?(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.\-]+):(\d{1,5})$")
+_LOOPBACK = ("127.", "localhost", "[::1]")
+_WORKER_BATCH = 16  # images per element sent by a worker
+_log = logging.getLogger("kerasimg.data.service")
+
+
+def check_address(address: Any, name: str = "dispatcher_address") -> str:
+    """``"grpc://HOST:PORT"`` from ``HOST:PORT`` or ``grpc://HOST:PORT``; ValueError otherwise."""
+    match = _ADDRESS.match(address) if isinstance(address, str) else None
+    if not match or not 0 < int(match.group(2)) < 65536:
+        raise ValueError(
+            f"Invalid value for argument `{name}`: expected 'HOST:PORT' or 'grpc://HOST:PORT'. "
+            f"Received: {name}={address!r}"
+        )
+    return f"grpc://{match.group(1)}:{match.group(2)}"
+
+
+def start_dispatcher(
+    port: int, work_dir: str | None = None
+) -> tf.data.experimental.service.DispatchServer:
+    """Starts a tf.data service dispatcher in this process and returns it.
+
+    Args:
+        port: the port to listen on (0 picks a free one; read it from ``server.target``).
+        work_dir: a folder where the dispatcher journals its state, so a restarted
+            dispatcher resumes (fault-tolerant mode). Defaults to None (state in memory).
+
+    Returns:
+        The running ``tf.data.experimental.service.DispatchServer``.
+
+    Example:
+
+    >>> dispatcher = start_dispatcher(port=0)
+    >>> dispatcher.target
+    'grpc://localhost:39157'
+    """
+    if not isinstance(port, int) or not 0 <= port < 65536:
+        raise ValueError(f"Invalid value for argument `port`: expected 0..65535. Received: port={port!r}")
+    config = tf.data.experimental.service.DispatcherConfig(
+        port=port, work_dir=work_dir, fault_tolerant_mode=work_dir is not None
+    )
+    return tf.data.experimental.service.DispatchServer(config)
+
+
+def start_worker(
+    dispatcher_address: str, port: int = 0, host: str | None = None
+) -> tf.data.experimental.service.WorkerServer:
+    """Starts a tf.data service worker registered with ``dispatcher_address``; returns it.
+
+    Args:
+        dispatcher_address: ``HOST:PORT`` (or ``grpc://HOST:PORT``) of the dispatcher.
+        port: the port to listen on. Defaults to 0 (a free one).
+        host: the host name clients use to reach this worker. Defaults to the dispatcher's
+            host when that is a loopback address, else this machine's fully qualified name.
+
+    Returns:
+        The running ``tf.data.experimental.service.WorkerServer``.
+
+    Example:
+
+    >>> worker = start_worker("127.0.0.1:5050")
+    """
+    target = check_address(dispatcher_address)
+    if not isinstance(port, int) or not 0 <= port < 65536:
+        raise ValueError(f"Invalid value for argument `port`: expected 0..65535. Received: port={port!r}")
+    dispatcher_host = target[len("grpc://") :].rsplit(":", 1)[0]
+    if host is None:
+        host = dispatcher_host if dispatcher_host.startswith(_LOOPBACK) else socket.getfqdn()
+    config = tf.data.experimental.service.WorkerConfig(
+        dispatcher_address=target[len("grpc://") :], worker_address=f"{host}:%port%", port=port
+    )
+    return tf.data.experimental.service.WorkerServer(config)
+
+
+def serve_dispatcher(port: int, work_dir: str | None = None) -> None:
+    """Runs a dispatcher until SIGTERM or SIGINT (Ctrl-C), then stops it and returns.
+
+    Logs (and prints to stderr) ``kerasimg data-service dispatcher listening on grpc://...``.
+
+    Example:
+
+    >>> serve_dispatcher(5050)  # kerasimg data-service dispatcher --port 5050
+    """
+    server = start_dispatcher(port, work_dir)
+    _serve(server, f"dispatcher listening on {server.target}")
+
+
+def serve_worker(dispatcher_address: str, port: int = 0, host: str | None = None) -> None:
+    """Runs a worker until SIGTERM or SIGINT, then stops it and returns.
+
+    Logs (and prints to stderr) ``kerasimg data-service worker ... serving <dispatcher>``.
+
+    Example:
+
+    >>> serve_worker("dispatcher-host:5050")  # kerasimg data-service worker --dispatcher ...
+    """
+    server = start_worker(dispatcher_address, port, host)
+    _serve(server, f"worker {server._address} serving {check_address(dispatcher_address)}")
+
+
+def _serve(server: Any, what: str) -> None:
+    stop = threading.Event()
+    previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGTERM, signal.SIGINT)}
+    message = f"kerasimg data-service {what}"
+    _log.info(message)
+    print(message, file=sys.stderr, flush=True)
+    try:
+        while not stop.wait(0.2):
+            pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        server.stop()
+        print("kerasimg data-service stopped", file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------- client side
+
+
+def client_dataset(pipeline: Any) -> tf.data.Dataset:
+    """``(index, image)`` elements of one epoch per iteration, made by the service.
+
+    ``pipeline`` is the ``kerasimg.data._pipeline.Pipeline`` of the dataset. Each iteration
+    draws the epoch key, registers that epoch's dataset (its order and augmentation seeds
+    depend on the key) with the dispatcher, and reads it in a background thread, so that a
+    stalled service ends in an error instead of a hang. The files that did not arrive are
+    recorded as skipped (with their reason) when the epoch ends.
+    """
+    keys = pipeline.keys()
+    batch = _WORKER_BATCH if pipeline.decoder.image_size is not None else None
+    h, w, c = pipeline.decoder.output_shape
+    lead = [None] if batch else []
+    signature = (tf.TensorSpec(lead, tf.int64), tf.TensorSpec([*lead, h, w, c], tf.uint8))
+    address = pipeline.cfg.service
+
+    def epoch_dataset() -> tf.data.Dataset:
+        key = next(iter(keys))  # the next key of the same sequence as without the service
+        ds = pipeline.epoch(key, find_missing=False)
+        if batch:
+            ds = ds.batch(batch)
+        return ds.apply(
+            tf.data.experimental.service.distribute(
+                "distributed_epoch", address, target_workers="ANY"
+            )
+        )
+
+    def generate() -> Any:
+        arrived = np.zeros(pipeline.n, bool)
+        for item in _read_with_deadline(epoch_dataset, address, pipeline.n):
+            arrived[item[0]] = True
+            yield item
+        missing = np.flatnonzero(~arrived)
+        if len(missing):
+            pipeline.log.on_missing(tf.constant(missing, tf.int64))
+
+    ds = tf.data.Dataset.from_generator(generate, output_signature=signature)
+    return ds.unbatch() if batch else ds
+
+
+_END = object()
+
+
+def _read_with_deadline(make: Any, address: str, expected: int) -> Any:
+    """Yields the elements of ``make()``, read in a thread; fails after a stall."""
+    items: queue.Queue = queue.Queue(maxsize=4)
+    stop = threading.Event()
+
+    def pump() -> None:
+        try:
+            for element in make():
+                while not stop.is_set():
+                    try:
+                        items.put(tuple(t.numpy() for t in element), timeout=0.2)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            items.put(_END)
+        except Exception as err:  # noqa: BLE001 - handed to the consumer
+            items.put(err)
+
+    thread = threading.Thread(target=pump, name="kerasimg-data-service", daemon=True)
+    thread.start()
+    received = 0
+    try:
+        while True:
+            timeout = STALL_TIMEOUT_S if received else START_TIMEOUT_S
+            try:
+                item = items.get(timeout=timeout)
+            except queue.Empty:
+                raise TimeoutError(
+                    f"kerasimg: tf.data service at {address} sent nothing for {timeout:g} s "
+                    f"({received} of {expected} files received this epoch): a worker may have "
+                    "died. tf.data service does not recover a lost worker's share of an epoch; "
+                    "restart the workers and the training."
+                ) from None
+            if item is _END:
+                break
+            if isinstance(item, Exception):
+                raise item
+            received += len(item[0]) if item[0].ndim else 1
+            yield item
+    finally:
+        stop.set()

@@ -1,0 +1,165 @@
+"""Bad files: skipped with their reason and one warning each, or an error naming them; and
+the peak memory of a pass over the bad corpus (bombs included)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import warnings
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from corpus import make_corpus, make_unreadable
+
+import kerasimg.data as kd
+from kerasimg.data.listing import EXTENSIONS
+
+REPO = Path(__file__).resolve().parents[2]
+SIZE = (24, 24)
+LISTED = tuple(e for exts in EXTENSIONS.values() for e in exts)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory):
+    return make_corpus(tmp_path_factory.mktemp("corpus"), n_good=60, size_range=(30, 60))
+
+
+def digest(image: np.ndarray) -> str:
+    return hashlib.sha1(np.ascontiguousarray(image).tobytes()).hexdigest()
+
+
+def test_skip_every_good_once_every_bad_recorded_and_warned_once(corpus) -> None:
+    decoder = kd.ImageDecoder(image_size=SIZE)
+    expected = Counter(digest(decoder.decode_file(p)) for p in corpus.good)
+    listed_bad = {str(p): r for p, r in corpus.bad.items() if p.suffix.lower() in LISTED}
+    with pytest.warns(kd.SkippedFileWarning) as construction:  # the directory named dir.jpg
+        ds = kd.from_directory(corpus.root, image_size=SIZE, batch_size=16, seed=4)
+    assert [str(w.message) for w in construction] == [
+        f"kerasimg: skipped {corpus.decoy_dirs[0]}: is a directory"
+    ]
+    for epoch in range(2):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            got = Counter(digest(im) for images, _ in ds for im in images.numpy())
+        assert got == expected  # the epoch completes; every good image exactly once
+        messages = [str(w.message) for w in caught if w.category is kd.SkippedFileWarning]
+        if epoch == 0:
+            assert sorted(messages) == sorted(f"kerasimg: skipped {p}: {r}" for p, r in ds.skipped[1:])
+            assert len(messages) == len(listed_bad)
+        else:
+            assert messages == []  # each bad file is named once, not every epoch
+    skipped = dict(ds.skipped)
+    assert set(skipped) == set(listed_bad) | {str(corpus.decoy_dirs[0])}
+    for path, keyword in listed_bad.items():
+        assert keyword in skipped[path], (path, skipped[path])
+    assert len(ds.skipped) == len(skipped)  # no duplicates
+
+
+def test_raise_names_the_first_bad_file(corpus) -> None:
+    bad = next(p for p, r in corpus.bad.items() if "no end-of-image" in r)
+    ds = kd.from_files(corpus.good[:5] + [bad], image_size=SIZE, on_error="raise", shuffle=False)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=rf"kerasimg: {bad}: truncated JPEG"):
+        list(ds)
+    crc = next(iter(corpus.decode_only))  # only a real decode finds it
+    ds = kd.from_files([crc], image_size=SIZE, on_error="raise")
+    with pytest.raises(tf.errors.InvalidArgumentError, match=rf"kerasimg: {crc}: corrupt image data"):
+        list(ds)
+    with pytest.raises(ValueError, match=r"kerasimg: .*dir\.jpg: is a directory"):
+        kd.from_directory(corpus.root, on_error="raise")
+
+
+def test_csv_row_with_a_missing_file(tmp_path: Path, corpus) -> None:
+    good = corpus.good[0]
+    csv_path = tmp_path / "labels.csv"
+    csv_path.write_text(f"image_name,label\n{good},cats\n{tmp_path / 'gone.png'},dogs\n")
+    with pytest.warns(kd.SkippedFileWarning, match="gone.png: no such file"):
+        ds = kd.from_csv(csv_path, image_size=SIZE)
+    assert ds.skipped == [(str(tmp_path / "gone.png"), f"no such file ({csv_path}, line 3)")]
+    assert ds.class_names == ["cats", "dogs"] and sum(int(b[0].shape[0]) for b in ds) == 1
+    with pytest.raises(ValueError, match=rf"gone\.png: no such file \({csv_path}, line 3\)"):
+        kd.from_csv(csv_path, on_error="raise")
+
+
+def test_file_vanishing_or_unreadable_after_listing(tmp_path: Path, corpus) -> None:
+    paths = [tmp_path / f"{i}.png" for i in range(3)]
+    for src, dst in zip(corpus.good[:3], paths, strict=True):
+        dst.write_bytes(src.read_bytes())
+    ds = kd.from_files(paths, image_size=SIZE, batch_size=None, seed=1)
+    paths[1].unlink()
+    locked = make_unreadable(paths[2])
+    with pytest.warns(kd.SkippedFileWarning):
+        delivered = len(list(ds))
+    reasons = dict(ds.skipped)
+    assert reasons[str(paths[1])].startswith("cannot read file (No such file")
+    if locked:
+        assert reasons[str(paths[2])].startswith("cannot read file (Permission denied")
+    assert delivered == 3 - len(reasons)
+
+
+def test_warnings_as_errors_stop_the_pipeline(corpus) -> None:
+    """A user who turns SkippedFileWarning into an error gets the error, not silence."""
+    bad = next(p for p, r in corpus.bad.items() if r == "empty file")
+    ds = kd.from_files([corpus.good[0], bad], image_size=SIZE)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", kd.SkippedFileWarning)
+        with pytest.raises(tf.errors.OpError, match="SkippedFileWarning: .*empty file"):
+            list(ds)
+
+
+_PEAK = textwrap.dedent(
+    """
+    import json, resource, sys, warnings
+    import kerasimg.data as kd
+    def reset_peak():  # Linux: clear_refs 5 resets the high-water mark that ru_maxrss reads
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    warnings.simplefilter("ignore")
+    ds = kd.from_files(json.loads(sys.argv[1]), image_size=(224, 224), batch_size=32, seed=0)
+    out = {"process_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "epochs": []}
+    for epoch in range(2):
+        reset_peak()
+        n = sum(int(b.shape[0]) for b in ds)
+        out["epochs"].append(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    out["process_kib"] = max(out["process_kib"], *out["epochs"])
+    out.update(images=n, skipped=len(ds.skipped))
+    print(json.dumps(out))
+    """
+)
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/clear_refs"), reason="needs Linux /proc")
+def test_bad_corpus_peak_memory_under_64_mib(corpus) -> None:
+    """Peak RSS during each epoch (the high-water mark is reset before it), good files alone
+    vs good + every bad file (a 20000x20000 PNG bomb and a 12000x12000 JPEG bomb included)."""
+    bad = [str(p) for p in corpus.bad if p.suffix.lower() in LISTED]
+    good = [str(p) for p in corpus.good]
+    assert any("bomb.png" in p for p in bad) and any("bomb.jpg" in p for p in bad)
+    env = dict(os.environ, PYTHONPATH=str(REPO), KERAS_BACKEND="tensorflow")
+    results = []
+    for paths in (good, good + bad):  # one after the other: each its own process
+        run = subprocess.run(
+            [sys.executable, "-c", _PEAK, json.dumps(paths)],
+            capture_output=True, text=True, env=env, timeout=180,
+        )  # fmt: skip
+        assert run.returncode == 0, run.stderr[-2000:]
+        results.append(json.loads(run.stdout.strip().splitlines()[-1]))
+    good_only, with_bad = results
+    assert good_only["images"] == with_bad["images"] == len(good)
+    assert with_bad["skipped"] == len(bad)
+    mib = lambda kib: kib / 1024  # noqa: E731
+    print(
+        f"\n{len(good)} good + {len(bad)} bad files; peak RSS per epoch, good only: "
+        f"{[round(mib(k), 1) for k in good_only['epochs']]} MiB, good + bad: "
+        f"{[round(mib(k), 1) for k in with_bad['epochs']]} MiB; whole process: "
+        f"{mib(good_only['process_kib']):.1f} vs {mib(with_bad['process_kib']):.1f} MiB"
+    )
+    for clean, dirty in zip(good_only["epochs"], with_bad["epochs"], strict=True):
+        assert mib(dirty - clean) < 64
+    assert mib(with_bad["process_kib"] - good_only["process_kib"]) < 64

@@ -1,0 +1,354 @@
+"""The tf.data adapter: outputs, arguments, splits, shuffling, seeds, augmentation, cache,
+input_context (tf.distribute) and Keras fit.
+
+Most tests use "tagged" images: the left half of image ``i`` has the colour
+``(i % 256, i // 256, 200)``, the right half is black, so any output (shuffled, flipped,
+resized) says which file it came from and whether it was flipped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+import kerasimg.data as kd
+from kerasimg.layers import RandomBrightness, RandomContrast, RandomFlip
+
+N = 40
+SIZE = (16, 16)
+REPO = Path(__file__).resolve().parents[2]
+
+
+def make_tagged(root: Path, n: int = N, classes: tuple[str, ...] = ("ants", "bees")) -> list[Path]:
+    """``n`` tagged PNGs, image ``i`` in ``root/classes[i % len(classes)]/``; returns paths by id."""
+    paths = []
+    for i in range(n):
+        image = np.zeros((32, 32, 3), np.uint8)
+        image[:, :16] = (i % 256, i // 256, 200)
+        path = root / classes[i % len(classes)] / f"img_{i:03d}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(path)
+        paths.append(path)
+    return paths
+
+
+def tag_of(image: np.ndarray) -> tuple[int, bool]:
+    """(file id, flipped) of a tagged image."""
+    h, w = image.shape[:2]
+    left, right = image[h // 2, 1], image[h // 2, w - 2]
+    flipped = int(right[2]) > int(left[2])
+    px = right if flipped else left
+    return int(px[0]) + 256 * int(px[1]), flipped
+
+
+def epoch_tags(ds: tf.data.Dataset) -> list[tuple[int, bool]]:
+    out = []
+    for batch in ds:
+        images = batch[0] if isinstance(batch, tuple) else batch
+        out.extend(tag_of(im) for im in np.asarray(images))
+    return out
+
+
+@pytest.fixture(scope="module")
+def tagged(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Path]]:
+    root = tmp_path_factory.mktemp("tagged")
+    return root, make_tagged(root)
+
+
+def test_outputs_and_attributes(tagged) -> None:
+    root, paths = tagged
+    ds = kd.from_directory(root, image_size=SIZE, batch_size=8, seed=1)
+    assert ds.class_names == ["ants", "bees"]
+    assert sorted(ds.file_paths) == sorted(map(str, paths)) and len(ds.file_paths) == N
+    assert isinstance(ds.decoder, kd.ImageDecoder) and ds.decoder.image_size == SIZE
+    assert ds.skipped == []
+    images, labels = next(iter(ds))
+    assert images.dtype == tf.uint8 and images.shape == (8, 16, 16, 3)
+    assert labels.dtype == tf.int32 and labels.shape == (8,)
+    for image, label in zip(images.numpy(), labels.numpy(), strict=True):
+        assert label == tag_of(image)[0] % 2  # class ants = even ids
+    sizes = [int(b[0].shape[0]) for b in ds]
+    assert sizes == [8] * 5
+
+
+@pytest.mark.parametrize(
+    "label_mode, shape, dtype", [("categorical", (8, 2), tf.float32), ("binary", (8, 1), tf.float32)]
+)
+def test_label_modes(tagged, label_mode: str, shape: tuple, dtype: tf.DType) -> None:
+    ds = kd.from_directory(tagged[0], image_size=SIZE, batch_size=8, label_mode=label_mode, seed=1)
+    images, labels = next(iter(ds))
+    assert labels.shape == shape and labels.dtype == dtype
+    ids = [tag_of(im)[0] % 2 for im in images.numpy()]
+    expected = np.eye(2)[ids] if label_mode == "categorical" else np.array(ids)[:, None]
+    np.testing.assert_array_equal(labels.numpy(), expected)
+
+
+def test_images_only_native_size_and_grey(tmp_path: Path) -> None:
+    Image.fromarray(np.full((20, 30, 3), 9, np.uint8)).save(tmp_path / "a.png")
+    Image.fromarray(np.full((7, 5), 50, np.uint8)).save(tmp_path / "b.png")
+    ds = kd.from_directory(tmp_path, image_size=None, label_mode=None, shuffle=False)
+    shapes = [tuple(image.shape) for image in ds]
+    assert shapes == [(20, 30, 3), (7, 5, 3)] and ds.class_names is None
+    grey = kd.from_files([tmp_path / "b.png"], image_size=(4, 4), channels=1)
+    batch = next(iter(grey))
+    assert not isinstance(batch, tuple) and batch.shape == (1, 4, 4, 1) and batch.dtype == tf.uint8
+
+
+@pytest.mark.parametrize(
+    "kwargs, fragment",
+    [
+        ({"image_size": (0, 5)}, "image_size"),
+        ({"channels": 2}, "channels=2"),
+        ({"batch_size": 0}, "batch_size=0"),
+        ({"shuffle": "yes"}, "shuffle='yes'"),
+        ({"seed": -1}, "seed=-1"),
+        ({"validation_split": 1.5, "subset": "training", "seed": 1}, "validation_split=1.5"),
+        ({"validation_split": 0.2, "subset": "train", "seed": 1}, "subset='train'"),
+        ({"subset": "training", "seed": 1}, "validation_split=None, subset='training'"),
+        ({"validation_split": 0.2}, "validation_split=0.2, subset=None"),
+        ({"validation_split": 0.2, "subset": "both"}, "needs a seed"),
+        ({"label_mode": "sparse"}, "label_mode='sparse'"),
+        ({"class_names": "ants"}, "class_names='ants'"),
+        ({"class_names": ["ants"], "label_mode": None}, "label_mode=None"),
+        ({"formats": ("tiff",)}, "formats"),
+        ({"on_error": "ignore"}, "on_error='ignore'"),
+        ({"max_pixels": 0}, "max_pixels=0"),
+        ({"cache": 3}, "cache=3"),
+        ({"cache": "/no/such/folder/c"}, "cache='/no/such/folder/c'"),
+        ({"augment": [object()]}, "augment="),
+        ({"input_context": 2}, "input_context=2"),
+        ({"service": "nowhere"}, "service='nowhere'"),
+        ({"service": "grpc://h:5050", "cache": True}, "cannot be used with service"),
+        ({"crop_to_aspect_ratio": True, "image_size": None}, "crop_to_aspect_ratio"),
+    ],
+)
+def test_invalid_arguments_are_named(tagged, kwargs: dict, fragment: str) -> None:
+    with pytest.raises(ValueError) as info:
+        kd.from_directory(tagged[0], **kwargs)
+    assert fragment in str(info.value)
+
+
+def test_source_errors(tmp_path: Path, tagged) -> None:
+    with pytest.raises(ValueError, match="not an existing directory"):
+        kd.from_directory(tmp_path / "missing")
+    three = tmp_path / "three"
+    make_tagged(three, 6, ("a", "b", "c"))
+    with pytest.raises(ValueError, match='label_mode="binary" needs exactly 2 classes, found 3'):
+        kd.from_directory(three, label_mode="binary")
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        kd.from_files(tagged[1], image_sise=(3, 3))
+    with pytest.raises(ValueError, match="class_names=.*needs labels"):
+        kd.from_files(tagged[1], class_names=["a"])
+
+
+def test_validation_split_subsets(tagged) -> None:
+    root = tagged[0]
+    train, val = kd.from_directory(root, validation_split=0.25, subset="both", seed=5, image_size=SIZE)
+    assert len(val.file_paths) == 10 and len(train.file_paths) == 30
+    assert set(train.file_paths).isdisjoint(val.file_paths)
+    again = kd.from_directory(root, validation_split=0.25, subset="validation", seed=5, image_size=SIZE)
+    assert again.file_paths == val.file_paths
+    delivered = {tag_of(im)[0] for im, _ in val.unbatch()}
+    assert delivered == {int(Path(p).stem[-3:]) for p in val.file_paths}
+
+
+def test_each_epoch_is_a_new_full_permutation(tagged) -> None:
+    ds = kd.from_directory(tagged[0], image_size=SIZE, batch_size=8, seed=3)
+    epochs = [[t for t, _ in epoch_tags(ds)] for _ in range(3)]
+    for order in epochs:
+        assert sorted(order) == list(range(N))
+    assert epochs[0] != epochs[1] != epochs[2]
+    same = kd.from_directory(tagged[0], image_size=SIZE, batch_size=8, seed=3)
+    assert [[t for t, _ in epoch_tags(same)] for _ in range(2)] == epochs[:2]
+    other = kd.from_directory(tagged[0], image_size=SIZE, batch_size=8, seed=4)
+    assert [t for t, _ in epoch_tags(other)] != epochs[0]
+
+
+def test_no_shuffle_keeps_sorted_order(tagged) -> None:
+    ds = kd.from_directory(tagged[0], image_size=SIZE, batch_size=7, shuffle=False)
+    expected = [int(Path(p).stem[-3:]) for p in ds.file_paths]
+    assert ds.file_paths == sorted(ds.file_paths)
+    assert [t for t, _ in epoch_tags(ds)] == expected == [t for t, _ in epoch_tags(ds)]
+
+
+def augment_layers() -> list:
+    return [RandomFlip(), RandomBrightness(0.3), RandomContrast(0.3)]
+
+
+def test_augment_per_epoch_and_independent_of_order(tagged) -> None:
+    kwargs = dict(image_size=SIZE, batch_size=8, seed=9, augment=[RandomFlip()])
+    shuffled, ordered = kd.from_directory(tagged[0], **kwargs), kd.from_directory(
+        tagged[0], shuffle=False, **kwargs
+    )
+    flips = []
+    for _ in range(2):
+        a, b = dict(epoch_tags(shuffled)), dict(epoch_tags(ordered))
+        assert len(a) == N and a == b  # the flip of a file depends on (seed, epoch, file) only
+        flips.append(a)
+    assert flips[0] != flips[1]
+    assert 0 < sum(flips[0].values()) < N
+
+
+_REPRO = textwrap.dedent(
+    """
+    import hashlib, json, sys
+    import kerasimg.data as kd
+    from kerasimg.layers import RandomBrightness, RandomContrast, RandomFlip
+    augment = [RandomFlip(), RandomBrightness(0.3), RandomContrast(0.3)]
+    ds = kd.from_directory(sys.argv[1], image_size=(16, 16), batch_size=8, seed=21, augment=augment)
+    out = []
+    for _ in range(2):
+        h = hashlib.sha256()
+        for images, labels in ds:
+            h.update(images.numpy().tobytes()); h.update(labels.numpy().tobytes())
+        out.append(h.hexdigest())
+    print(json.dumps(out))
+    """
+)
+
+
+def test_two_processes_give_identical_epochs(tagged) -> None:
+    """Order and augmentation: the same in two processes, one under the JAX backend (the
+    layers run with TF ops inside tf.data whatever the backend)."""
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _REPRO, str(tagged[0])],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            env=dict(os.environ, PYTHONPATH=str(REPO), KERAS_BACKEND=backend),
+        )  # fmt: skip
+        for backend in ("tensorflow", "jax")
+    ]  # two processes at once
+    try:
+        outs = [p.communicate(timeout=180)[0] for p in procs]
+    finally:
+        for proc in procs:
+            proc.kill()
+    hashes = [json.loads(out.strip().splitlines()[-1]) for out in outs]
+    assert hashes[0] == hashes[1]  # order and augmentation, with AUTOTUNE parallelism
+    assert hashes[0][0] != hashes[0][1]  # epochs differ
+
+
+def test_memory_cache_decodes_once_and_still_reshuffles(tmp_path: Path) -> None:
+    paths = make_tagged(tmp_path / "c")
+    kwargs = dict(image_size=SIZE, batch_size=8, seed=2, augment=[RandomFlip()])
+    ds = kd.from_directory(tmp_path / "c", cache=True, **kwargs)
+    first = epoch_tags(ds)
+    for path in paths:
+        path.unlink()  # decoding again would now fail
+    second, third = epoch_tags(ds), epoch_tags(ds)
+    for epoch in (first, second, third):
+        assert sorted(t for t, _ in epoch) == list(range(N))
+    assert ds.skipped == []
+    assert [t for t, _ in first] != [t for t, _ in second] != [t for t, _ in third]
+    assert dict(first) != dict(second)  # augmentation still changes per epoch
+    make_tagged(tmp_path / "u")
+    uncached = kd.from_directory(tmp_path / "u", **kwargs)
+    assert [t for t, _ in epoch_tags(uncached)] == [t for t, _ in first]  # same first epoch
+
+
+def test_file_cache_is_reused_by_a_new_dataset(tmp_path: Path) -> None:
+    paths = make_tagged(tmp_path / "c", 12)
+    prefix = tmp_path / "cache" / "train"
+    prefix.parent.mkdir()
+    ds = kd.from_files(paths, image_size=SIZE, batch_size=4, seed=1, cache=prefix, label_mode=None)
+    first = sorted(t for t, _ in epoch_tags(ds))
+    assert any(f.name.startswith("train.") for f in prefix.parent.iterdir())
+    for path in paths:
+        path.write_bytes(b"")  # the source is now unreadable as an image
+    again = kd.from_files(paths, image_size=SIZE, batch_size=4, seed=1, cache=prefix, label_mode=None)
+    assert sorted(t for t, _ in epoch_tags(again)) == first == list(range(12))
+    assert again.skipped == []
+
+
+def test_input_context_shards_files_and_per_replica_batch(tagged) -> None:
+    shards = []
+    for i in range(2):
+        ctx = tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=i, num_replicas_in_sync=4)
+        ds = kd.from_directory(tagged[0], image_size=SIZE, batch_size=8, seed=1, input_context=ctx)
+        tags = [t for t, _ in epoch_tags(ds)]
+        assert next(iter(ds))[0].shape[0] == 2  # global 8 over 4 replicas
+        assert sorted(tags) == sorted(int(Path(p).stem[-3:]) for p in ds.file_paths)
+        shards.append(set(tags))
+    assert shards[0].isdisjoint(shards[1]) and shards[0] | shards[1] == set(range(N))
+
+
+_MIRRORED = textwrap.dedent(
+    """
+    import json, sys
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    import numpy as np
+    import kerasimg.data as kd
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    def make(ctx):
+        return kd.from_directory(sys.argv[1], image_size=(16, 16), batch_size=8, seed=1,
+                                 input_context=ctx)
+    dist = strategy.distribute_datasets_from_function(make)
+    shapes, ids = set(), []
+    for images, labels in dist:
+        for part in strategy.experimental_local_results(images):
+            shapes.add(tuple(part.shape))
+            ids.extend(int(p[8, 1, 0]) for p in part.numpy())
+    print(json.dumps({"replicas": strategy.num_replicas_in_sync, "shapes": sorted(shapes), "ids": ids}))
+    """
+)
+
+
+def test_mirrored_strategy_two_cpus(tagged) -> None:
+    env = dict(os.environ, PYTHONPATH=str(REPO), KERAS_BACKEND="tensorflow")
+    run = subprocess.run(
+        [sys.executable, "-c", _MIRRORED, str(tagged[0])],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    out = json.loads(run.stdout.strip().splitlines()[-1])
+    assert out["replicas"] == 2
+    assert out["shapes"] == [[4, 16, 16, 3]]  # per-replica batch: 8 / 2
+    assert sorted(out["ids"]) == list(range(N))
+
+
+def test_keras_fit_gets_new_epochs(tagged) -> None:
+    import keras
+
+    seen: list[list[int]] = []
+
+    class Record(keras.layers.Layer):
+        def call(self, x):
+            def note(batch):
+                seen[-1].extend(tag_of(im)[0] for im in batch.numpy())
+                return batch
+
+            y = tf.py_function(note, [x], x.dtype)
+            y.set_shape(x.shape)
+            return y
+
+    class NewEpoch(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            seen.append([])
+
+    ds = kd.from_directory(tagged[0], image_size=SIZE, batch_size=8, seed=3)
+    model = keras.Sequential(
+        [keras.Input((16, 16, 3), dtype="uint8"), Record(), keras.layers.Rescaling(1 / 255),
+         keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(2)]
+    )  # fmt: skip
+    model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True), run_eagerly=True)
+    history = model.fit(ds, epochs=2, callbacks=[NewEpoch()], verbose=0)
+    assert len(history.history["loss"]) == 2 and np.isfinite(history.history["loss"]).all()
+    assert sorted(seen[0]) == sorted(seen[1]) == list(range(N))
+    assert seen[0] != seen[1]
+
+
+def test_raise_mode_has_known_cardinality(tagged) -> None:
+    ds = kd.from_directory(tagged[0], image_size=SIZE, batch_size=8, on_error="raise", seed=1)
+    assert int(ds.cardinality()) == 5
+
