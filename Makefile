@@ -5,6 +5,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.kerasimg-installed
 export TF_CPP_MIN_LOG_LEVEL ?= 2
+# Modules whose docstring examples run as doctests (the data modules show examples on user folders).
+DOCTESTED := kerasimg/__init__.py kerasimg/layers kerasimg/export.py kerasimg/demo.py kerasimg/cli.py kerasimg/data/decode.py
 
 .PHONY: venv test test-tf test-jax lint demo bench nightly clean
 
@@ -20,7 +22,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check kerasimg tests examples benchmarks
 
 test-tf: $(STAMP)
-	KERAS_BACKEND=tensorflow $(BIN)/python -m pytest -q --doctest-modules kerasimg tests
+	KERAS_BACKEND=tensorflow $(BIN)/python -m pytest -q --doctest-modules $(DOCTESTED) tests
 
 # The layer tests again under the JAX backend (the layers are written with keras.ops only).
 test-jax: $(STAMP)
@@ -30,7 +32,7 @@ test: lint test-tf test-jax
 
 # Hypothesis with the large profile (>=5,000 examples per property, >=100,000 fuzz inputs).
 nightly: $(STAMP)
-	HYPOTHESIS_PROFILE=nightly KERAS_BACKEND=tensorflow $(BIN)/python -m pytest -q --doctest-modules kerasimg tests
+	HYPOTHESIS_PROFILE=nightly KERAS_BACKEND=tensorflow $(BIN)/python -m pytest -q --doctest-modules $(DOCTESTED) tests
 
 demo: $(STAMP)
 	$(BIN)/kerasimg demo --out kerasimg-demo

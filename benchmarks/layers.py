@@ -31,6 +31,7 @@ import argparse
 import os
 import platform
 import random
+import re
 import statistics
 import sys
 import time
@@ -120,14 +121,16 @@ def _stack(impl: str, size: int) -> list:
 
 
 def _model(impl: str, sample: np.ndarray, size: int) -> keras.Sequential:
-    """A Sequential of ``impl``'s stack, built by one eager call on ``sample``.
+    """A Sequential of ``impl``'s stack on an ``Input`` of the sample's shape and dtype.
 
-    keras.layers and keras_cv get float32: Keras' ``RandomBrightness`` adds in uint8 under
-    TensorFlow and wraps around, so a correct uint8 pipeline casts first (the cast is timed).
+    kerasimg takes the batch as it is (an ``Input`` without a dtype would cast uint8 to
+    float32 at the model's door). keras.layers and keras_cv get float32: Keras'
+    ``RandomBrightness`` adds in uint8 under TensorFlow and wraps around, so a correct
+    uint8 pipeline casts first (the cast is timed).
     """
-    model = keras.Sequential(_stack(impl, size))
-    x = sample if impl == "kerasimg" else sample.astype("float32")
-    model(x[:1], training=True)
+    dtype = str(sample.dtype) if impl == "kerasimg" else "float32"
+    model = keras.Sequential([keras.Input(sample.shape[1:], dtype=dtype), *_stack(impl, size)])
+    model(sample[:1].astype(dtype), training=True)
     return model
 
 
@@ -203,8 +206,15 @@ def build(batch: int, in_size: int, out_size: int) -> list[Config]:
                         config.run()
                 except Exception as error:  # keras_cv missing or failing under this backend
                     config.run = None
-                    config.skipped = f"{type(error).__name__}: {str(error).splitlines()[0][:120]}"
+                    config.skipped = _why(error)
     return configs
+
+
+def _why(error: Exception) -> str:
+    """One line: the error's type and the first lines of its message, without ANSI colours."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(error))
+    lines = [line.strip() for line in text.splitlines() if line.strip()][:2]
+    return f"{type(error).__name__}: {' '.join(lines)}"[:200]
 
 
 def measure(configs: list[Config], repeats: int, seed: int = 0) -> None:
@@ -286,7 +296,7 @@ def bandwidth_rows(
     Example:
 
     >>> rows = bandwidth_rows("NVIDIA H200", {"uint8": 1e6}, 256, 224)
-    >>> rows[2].split(" | ")[:3]
+    >>> rows[3].split(" | ")[:3]
     ['| kerasimg (uint8)', '1,000,000', '6,009,615']
     """
     found = bandwidth_limit(device_kind, bandwidth_gbs)
@@ -296,8 +306,8 @@ def bandwidth_rows(
     lines = [
         f"Memory-bandwidth limit on {device_kind} ({gbs:,.0f} GB/s, from {source}):",
         "| stack | images/s | limit images/s | bytes/image | vs limit |",
+        "|---|---:|---:|---:|---:|",
     ]
-    lines.insert(2, "|---|---:|---:|---:|---:|")
     for dtype, rate in measured.items():
         nbytes = bytes_per_image(in_size, out_size, dtype)
         limit = gbs * 1e9 / nbytes
@@ -306,12 +316,45 @@ def bandwidth_rows(
 
 
 def _device() -> str:
+    """``platform:kind`` of the device the stacks run on (JAX: the first device JAX finds)."""
     if keras.backend.backend() == "jax":
         import jax
 
         device = jax.devices()[0]
         return f"{device.platform}:{device.device_kind}"
     return f"cpu:{platform.processor() or platform.machine()}"
+
+
+def report(
+    configs: list[Config],
+    batch: int,
+    device: str,
+    in_size: int,
+    out_size: int,
+    bandwidth_gbs: float | None = None,
+) -> str:
+    """Everything printed after the timings: the table, notes and, on a GPU, the bandwidth limit."""
+    lines = [table(configs, batch), ""]
+    for c in configs:
+        if c.skipped and (c.mode, c.dtype) == (configs[0].mode, "uint8"):
+            lines.append(f"note: {c.impl} skipped: {c.skipped}")
+    lines.append(
+        "note: keras.layers and keras_cv cast uint8 input to float32 first (timed): Keras' "
+        "RandomBrightness adds in uint8 under TensorFlow and wraps around; keras_cv has no "
+        "normalization layer, so its stack ends with keras.layers.Normalization."
+    )
+    lines.append(
+        "note: one-pass limit = one read of the input batch and one float32 write; "
+        "'vs one-pass limit' divides by the fastest one-pass figure for that input dtype."
+    )
+    platform_name, _, kind = device.partition(":")
+    if platform_name == "gpu" or bandwidth_gbs:
+        measured: dict[str, float] = {}
+        for c in configs:  # the fastest mode of the kerasimg stack, per input dtype
+            if c.impl == "kerasimg" and c.times:
+                measured[c.dtype] = max(measured.get(c.dtype, 0.0), images_per_second(c, batch))
+        lines += ["", *bandwidth_rows(kind, measured, in_size, out_size, bandwidth_gbs)]
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -325,35 +368,19 @@ def main(argv: list[str] | None = None) -> None:
     for name in ("batch", "repeats"):
         if getattr(args, name) <= 0:
             parser.error(f"--{name} must be a positive integer, got {getattr(args, name)}")
+    if args.bandwidth_gbs is not None and args.bandwidth_gbs <= 0:
+        parser.error(f"--bandwidth-gbs must be positive, got {args.bandwidth_gbs}")
     in_size, out_size = (24, 16) if args.quick else (256, 224)
     batch, repeats = (2, 2) if args.quick else (args.batch, args.repeats)
 
-    backend = keras.backend.backend()
     device = _device()
-    print(f"backend={backend} keras={keras.__version__} device={device} cores={os.cpu_count()} "
-          f"batch={batch} input={in_size}x{in_size}x3 -> {out_size}x{out_size}x3 repeats={repeats}",
-          flush=True)
+    print(f"backend={keras.backend.backend()} keras={keras.__version__} device={device} "
+          f"cores={os.cpu_count()} batch={batch} input={in_size}x{in_size}x3 -> "
+          f"{out_size}x{out_size}x3 repeats={repeats}", flush=True)
     configs = build(batch, in_size, out_size)
     measure(configs, repeats)
     print()
-    print(table(configs, batch))
-    print()
-    for c in configs:
-        if c.skipped and (c.mode, c.dtype) == (configs[0].mode, "uint8"):
-            print(f"note: {c.impl} skipped: {c.skipped}")
-    print("note: keras.layers and keras_cv cast uint8 input to float32 first (timed): Keras' "
-          "RandomBrightness adds in uint8 under TensorFlow and wraps around; keras_cv has no "
-          "normalization layer, so its stack ends with keras.layers.Normalization.")
-    print("note: one-pass limit = one read of the input batch and one float32 write; "
-          "'vs one-pass limit' divides by the fastest one-pass figure for that input dtype.")
-    if device.startswith("gpu") or args.bandwidth_gbs:
-        measured = {
-            c.dtype: images_per_second(c, batch)
-            for c in configs if c.impl == "kerasimg" and c.times
-        }
-        print()
-        print("\n".join(bandwidth_rows(device.split(":", 1)[-1], measured, in_size, out_size,
-                                       args.bandwidth_gbs)))
+    print(report(configs, batch, device, in_size, out_size, args.bandwidth_gbs))
 
 
 if __name__ == "__main__":

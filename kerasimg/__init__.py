@@ -4,11 +4,12 @@ Example:
 
 >>> import kerasimg
 >>> sorted(kerasimg.__all__)
-['__version__', 'data', 'layers']
+['__version__', 'data', 'export', 'layers']
 """
 
 from kerasimg import data, layers
+from kerasimg.export import export
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["__version__", "data", "layers"]
+__all__ = ["__version__", "data", "export", "layers"]

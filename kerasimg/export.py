@@ -99,17 +99,27 @@ def export(
         ValueError: the model is not built, has several inputs or no usable input shape, or its
             input disagrees with ``decoder`` (channels, or a fixed size that differs).
 
+    Typical use, with the training dataset's decoder::
+
+        train = kerasimg.data.from_directory("photos/", image_size=(128, 128))
+        model.fit(train, epochs=5)
+        kerasimg.export(model, "exported/", decoder=train.decoder)
+
     Example:
 
-    >>> import kerasimg
-    >>> train = kerasimg.data.from_directory("photos/", image_size=(128, 128))
-    >>> model.fit(train, epochs=5)
-    >>> kerasimg.export(model, "exported/", decoder=train.decoder)
-    'exported/'
-    >>> import tensorflow as tf
-    >>> served = tf.saved_model.load("exported/")
-    >>> served.signatures["serving_bytes"](image_bytes=tf.constant([open("cat.jpg", "rb").read()]))
-    {'outputs': <tf.Tensor: shape=(1, 2), dtype=float32, numpy=...>}
+    >>> import tempfile, keras, tensorflow as tf
+    >>> from kerasimg.export import export
+    >>> from kerasimg.layers import Normalize
+    >>> model = keras.Sequential([keras.Input((32, 32, 3), dtype="uint8"), Normalize(),
+    ...                           keras.layers.Flatten(), keras.layers.Dense(2)])
+    >>> path = export(model, tempfile.mkdtemp() + "/model")  # decoder: resize to 32x32
+    >>> served = tf.saved_model.load(path)
+    >>> raw = tf.zeros([4, 50, 60, 3], tf.uint8)  # any size
+    >>> served.signatures["serving_default"](images=raw)["outputs"].shape
+    TensorShape([4, 2])
+    >>> png = tf.io.encode_png(tf.zeros([40, 30, 3], tf.uint8))
+    >>> served.signatures["serving_bytes"](image_bytes=tf.stack([png]))["outputs"].shape
+    TensorShape([1, 2])
     """
     backend = keras.backend.backend()
     if backend != "tensorflow":
@@ -215,20 +225,8 @@ def _resize_like_decoder(decoder: ImageDecoder, images: tf.Tensor) -> tf.Tensor:
     """Crops, resizes and converts a uint8 batch ``[N, H, W, C]`` as ``decoder`` does after
     decoding an 8-bit image: the same ops, order and rounding (``ImageDecoder._finish``).
 
-    Args:
-        decoder: the ``ImageDecoder`` whose ``image_size``, ``crop_to_aspect_ratio``,
-            ``interpolation`` and ``dtype`` are reproduced.
-        images: a uint8 batch ``[N, H, W, C]``.
-
-    Returns:
-        ``[N, height, width, C]`` (or ``[N, H, W, C]`` without ``image_size``) of the decoder's
-        dtype.
-
-    Example:
-
-    >>> batch = tf.zeros([2, 300, 400, 3], tf.uint8)
-    >>> _resize_like_decoder(ImageDecoder(image_size=(64, 64)), batch).shape
-    TensorShape([2, 64, 64, 3])
+    Returns ``[N, height, width, C]`` (``[N, H, W, C]`` without ``image_size``) of the
+    decoder's dtype.
     """
     dtype = _DTYPES[decoder.dtype]
     if decoder.image_size is None:
@@ -258,18 +256,7 @@ def _decode_batch(decoder: ImageDecoder, image_bytes: tf.Tensor) -> tf.Tensor:
     image stops the call with ``tf.errors.InvalidArgumentError`` whose message contains
     ``kerasimg: image_bytes[<i>]: <reason>``.
 
-    Args:
-        decoder: an ``ImageDecoder`` with an ``image_size`` (so the images stack).
-        image_bytes: a string tensor ``[N]`` of encoded images.
-
-    Returns:
-        The decoded batch, of the decoder's dtype.
-
-    Example:
-
-    >>> decoder = ImageDecoder(image_size=(32, 32))
-    >>> _decode_batch(decoder, tf.constant([open("a.png", "rb").read()])).shape
-    TensorShape([1, 32, 32, 3])
+    Needs a decoder with an ``image_size`` (so the images stack).
     """
     if decoder.image_size is None:
         raise ValueError("_decode_batch needs a decoder with an image_size (images of one size)")

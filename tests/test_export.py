@@ -346,7 +346,7 @@ def test_reexport_after_a_keras_file_round_trip_is_identical(grey, five_layers, 
 # ---------------------------------------------------------------------- other processes
 
 SERVE_AND_CLI = r"""
-import json, runpy
+import json, runpy, sys
 import numpy as np
 import tensorflow as tf
 
@@ -400,7 +400,7 @@ def test_saved_model_serves_in_a_process_without_kerasimg(grey, tmp_path):
 
 
 BOMB = r"""
-import json, re, resource
+import json, re, resource, sys
 import tensorflow as tf
 
 serve = tf.saved_model.load(sys.argv[1]).signatures["serving_bytes"]

@@ -369,7 +369,9 @@ def inspect(contents: tf.Tensor, formats: tuple[str, ...], max_pixels: int) -> H
     sized = tf.equal(code, _BAD_SIZE) | tf.equal(code, _TOO_BIG)
     a, b = tf.where(sized, w, parsed.a), tf.where(sized, h, parsed.b)
     ok = tf.equal(code, _OK)
-    reason = _describe(code, a, b, fmt, allowed, max_pixels)
+    reason = tf.cond(  # text only for a refused input
+        ok, lambda: tf.constant(""), lambda: _describe(code, a, b, fmt, allowed, max_pixels)
+    )
     return Header(fmt, h, w, parsed.extra, ok, reason)
 
 

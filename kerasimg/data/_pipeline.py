@@ -1,7 +1,7 @@
 """The tf.data pipeline behind ``kerasimg.data.from_*`` (private).
 
-Pipeline (local): the epoch key → a permutation of the file indices → read + guarded decode
-(parallel, one element per file, tagged good/bad) → bad ones recorded and dropped → augment
+Pipeline (local): the epoch key → a permutation of the file indices → read + decode (an
+ordered parallel map; failures dropped) → the files that produced nothing recorded → augment
 (stateless seeds) → labels → batch → prefetch. Design notes:
 
 * **Epochs.** ``Dataset.random(seed, rerandomize_each_iteration=True).take(1)`` draws one key
@@ -132,59 +132,69 @@ class Pipeline:
         """The file indices of the epoch of ``key``: a stateless permutation, or sorted."""
         indices = tf.range(self.n, dtype=tf.int64)
         if self.cfg.shuffle:
-            indices = tf.random.experimental.stateless_shuffle(indices, seed=_fold(self.epoch_seed(key), 1))
+            seed = _fold(self.epoch_seed(key), 1)
+            indices = tf.random.experimental.stateless_shuffle(indices, seed=seed)
         return indices
 
-    # ---- stages
-    def decode(self, order: tf.Tensor, find_missing: bool = True) -> tf.data.Dataset:
-        """``(index, image)`` of every file of ``order`` that decodes, in that order.
+    def positions(self, key: tf.Tensor, sentinel: bool = True) -> tf.data.Dataset:
+        """``(position, index, key)`` of the epoch of ``key``, then a sentinel ``(n, -1, key)``."""
+        key = tf.cast(key, tf.int64)
+        ds = tf.data.Dataset.from_tensor_slices(self.order(key)).enumerate()
+        if sentinel:
+            end = (tf.constant(self.n, tf.int64), tf.constant(-1, tf.int64))
+            ds = ds.concatenate(tf.data.Dataset.from_tensors(end))
+        return ds.map(_nc(lambda position, index: (position, index, key)))
 
-        Decoding runs in an ordered parallel map whose failing elements are dropped
-        (``ignore_errors``). With ``find_missing``, a ``scan`` spots the positions that
-        produced nothing (a sentinel closes the epoch) and hands their files to
+    # ---- stages
+    def decode(self, ds: tf.data.Dataset, find_missing: bool = True) -> tf.data.Dataset:
+        """``(index, image, key)`` of every file of ``ds`` (from :meth:`positions`) that decodes.
+
+        Decoding runs in a parallel map, ordered when ``find_missing``, whose failing elements
+        are dropped (``ignore_errors``). With ``find_missing``, a ``scan`` spots the positions
+        that produced nothing (the sentinel closes the epoch) and hands their files to
         ``SkipLog.on_missing`` (Python, for bad files only).
         """
         paths = tf.constant(self.paths)
-        n = tf.size(order, out_type=tf.int64)
+        height, width = self.decoder.image_size or (0, 0)
+        blank = tf.zeros([height, width, self.decoder.channels], tf.uint8)
 
-        def read(position: tf.Tensor, index: tf.Tensor) -> tuple[tf.Tensor, ...]:
-            return position, index, self.decoder.decode(tf.io.read_file(paths[index]))
+        def read(position: tf.Tensor, index: tf.Tensor, key: tf.Tensor) -> tuple[tf.Tensor, ...]:
+            def decode() -> tf.Tensor:
+                return self.decoder.decode(tf.io.read_file(paths[index]))
 
-        ds = tf.data.Dataset.from_tensor_slices(order).enumerate()
+            return position, index, key, tf.cond(index >= 0, decode, lambda: blank)
+
         ds = ds.map(_nc(read), num_parallel_calls=_AUTOTUNE, deterministic=find_missing)
         ds = ds.ignore_errors()
         if not find_missing:
-            return ds.map(_nc(lambda position, index, image: (index, image)))
-        height, width = self.decoder.image_size or (0, 0)
-        blank = tf.zeros([height, width, self.decoder.channels], tf.uint8)
-        ds = ds.concatenate(tf.data.Dataset.from_tensors((n, tf.constant(-1, tf.int64), blank)))
+            return ds.map(_nc(lambda position, index, key, image: (index, image, key)))
 
         def gap(last: tf.Tensor, element: tuple) -> tuple:
-            position, index, image = element
-            return position, (position, last, index, image)
+            position, index, key, image = element
+            return position, (position, last, index, key, image)
 
-        def keep(position: tf.Tensor, last: tf.Tensor, index: tf.Tensor, image: tf.Tensor) -> tf.Tensor:
+        def keep(position: tf.Tensor, last: tf.Tensor, index: tf.Tensor, key: tf.Tensor, _: Any) -> Any:
             def record() -> tf.Tensor:
-                missing = order[last + 1 : position]
+                missing = self.order(key)[last + 1 : position]
                 return tf.reshape(tf.py_function(self.log.on_missing, [missing], tf.bool), [])
 
             seen = tf.cond(position - last > 1, record, lambda: tf.constant(True))
-            return tf.logical_and(seen, position < n)
+            return tf.logical_and(seen, index >= 0)
 
         ds = ds.scan(tf.constant(-1, tf.int64), _nc(gap)).filter(_nc(keep))
-        return ds.map(_nc(lambda position, last, index, image: (index, image)))
+        return ds.map(_nc(lambda position, last, index, key, image: (index, image, key)))
 
-    def augmented(self, ds: tf.data.Dataset, key: tf.Tensor) -> tf.data.Dataset:
+    def augmented(self, ds: tf.data.Dataset) -> tf.data.Dataset:
+        """Applies ``augment`` with a stateless seed from (seed, key, file index) per image."""
         layers = self.cfg.augment
         if not layers:
             return ds
         from kerasimg.layers import apply_layers
 
-        aug_seed = _fold(self.epoch_seed(key), 2)
-
-        def run(index: tf.Tensor, image: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-            out = tf.cast(apply_layers(layers, image, _fold(aug_seed, index)), tf.float32)
-            return index, tf.cast(tf.clip_by_value(tf.round(out), 0.0, 255.0), tf.uint8)
+        def run(index: tf.Tensor, image: tf.Tensor, key: tf.Tensor) -> tuple[tf.Tensor, ...]:
+            seed = _fold(_fold(self.epoch_seed(key), 2), index)
+            out = tf.cast(apply_layers(layers, image, seed), tf.float32)
+            return index, tf.cast(tf.clip_by_value(tf.round(out), 0.0, 255.0), tf.uint8), key
 
         return ds.map(_nc(run), num_parallel_calls=_AUTOTUNE, deterministic=self.deterministic)
 
@@ -194,7 +204,7 @@ class Pipeline:
         labels = tf.constant(self.labels or [0], tf.int32)
         num_classes = len(self.class_names or ())
 
-        def to_output(index: tf.Tensor, image: tf.Tensor) -> Any:
+        def to_output(index: tf.Tensor, image: tf.Tensor, key: tf.Tensor) -> Any:
             if mode is None:
                 return image
             label = tf.gather(labels, index)
@@ -212,9 +222,9 @@ class Pipeline:
         return ds.prefetch(_AUTOTUNE)
 
     # ---- assembly
-    def epoch(self, key: tf.Tensor, find_missing: bool = True) -> tf.data.Dataset:
-        """One epoch of augmented ``(index, image)`` for ``key``."""
-        return self.augmented(self.decode(self.order(key), find_missing), key)
+    def epoch(self, key: tf.Tensor) -> tf.data.Dataset:
+        """One epoch of augmented ``(index, image, key)``, with no skip bookkeeping (service)."""
+        return self.augmented(self.decode(self.positions(key, sentinel=False), find_missing=False))
 
     def dataset(self) -> tf.data.Dataset:
         if self.cfg.cache is not False:
@@ -223,8 +233,8 @@ class Pipeline:
             from kerasimg.data import service as _service
 
             ds = _service.client_dataset(self)
-        else:
-            ds = self.keys().flat_map(_nc(lambda key: self.epoch(key)))
+        else:  # the parallel map stays outside flat_map: autotuned once per iterator
+            ds = self.augmented(self.decode(self.keys().flat_map(_nc(self.positions))))
         ds = self.finish(ds)
         ds.class_names = self.class_names
         ds.file_paths = list(self.paths)
@@ -233,25 +243,24 @@ class Pipeline:
         return ds
 
     def _cached(self) -> tf.data.Dataset:
-        first = self.order(self.epoch_key(0))  # the cache holds the first epoch's order
-        decoded = self.decode(first).cache(self._cache_file())
+        first_key = self.epoch_key(0)  # the cache holds the first epoch's order
+        decoded = self.decode(self.positions(first_key)).cache(self._cache_file())
         buffer = self.n
         if self.cfg.cache is not True:
             h, w = self.decoder.image_size or (512, 512)
             per_image = h * w * self.decoder.channels
             buffer = max(1, min(self.n, _FILE_CACHE_BUFFER_BYTES // per_image))
-        first_key = self.epoch_key(0)
 
         def epoch(key: tf.Tensor) -> tf.data.Dataset:
-            ds = decoded
+            ds = decoded.map(_nc(lambda index, image, _: (index, image, key)))
             if self.cfg.shuffle:
                 size = tf.where(tf.equal(key, first_key), tf.constant(1, tf.int64), buffer)
                 seed = _fold(self.epoch_seed(key), 3)
                 seed = tf.random.stateless_uniform([], seed, minval=None, maxval=None, dtype=tf.int64)
                 ds = ds.shuffle(size, seed=seed, reshuffle_each_iteration=False)
-            return self.augmented(ds, key)
+            return ds
 
-        return self.keys().flat_map(_nc(epoch))
+        return self.augmented(self.keys().flat_map(_nc(epoch)))
 
     def epoch_key(self, epoch: int) -> int:
         """The key of the ``epoch``-th iteration (0-based) of a fresh dataset."""

@@ -9,7 +9,8 @@ asks for it first, so the order is not reproducible (the augmentation of each fi
 seed comes from (seed, epoch, file index), as without the service).
 
 Each epoch registers its own job. The workers drop the files that fail; at the end of the
-epoch the client records the files that did not arrive in ``ds.skipped`` (with
+epoch (or as soon as every file has arrived) the client records the files that did not
+arrive in ``ds.skipped`` (with
 ``on_error="raise"``, the error comes then, not at the first bad file). To say why they
 failed the client reads those files again: a client that cannot see the files reports
 ``cannot read file``.
@@ -161,7 +162,7 @@ def _serve(server: Any, what: str) -> None:
 
 
 def client_dataset(pipeline: Any) -> tf.data.Dataset:
-    """``(index, image)`` elements of one epoch per iteration, made by the service.
+    """``(index, image, 0)`` elements of one epoch per iteration, made by the service.
 
     ``pipeline`` is the ``kerasimg.data._pipeline.Pipeline`` of the dataset. Each iteration
     draws the epoch key, registers that epoch's dataset (its order and augmentation seeds
@@ -178,7 +179,7 @@ def client_dataset(pipeline: Any) -> tf.data.Dataset:
 
     def epoch_dataset() -> tf.data.Dataset:
         key = next(iter(keys))  # the next key of the same sequence as without the service
-        ds = pipeline.epoch(key, find_missing=False)
+        ds = pipeline.epoch(key).map(lambda index, image, _: (index, image))
         if batch:
             ds = ds.batch(batch)
         return ds.apply(
@@ -192,12 +193,15 @@ def client_dataset(pipeline: Any) -> tf.data.Dataset:
         for item in _read_with_deadline(epoch_dataset, address, pipeline.n):
             arrived[item[0]] = True
             yield item
+            if arrived.all():
+                return  # every file is in: no need to wait for the job to end
         missing = np.flatnonzero(~arrived)
         if len(missing):
             pipeline.log.on_missing(tf.constant(missing, tf.int64))
 
     ds = tf.data.Dataset.from_generator(generate, output_signature=signature)
-    return ds.unbatch() if batch else ds
+    ds = ds.unbatch() if batch else ds
+    return ds.map(lambda index, image: (index, image, tf.constant(0, tf.int64)))
 
 
 _END = object()
@@ -208,20 +212,24 @@ def _read_with_deadline(make: Any, address: str, expected: int) -> Any:
     items: queue.Queue = queue.Queue(maxsize=4)
     stop = threading.Event()
 
+    def offer(item: Any) -> bool:
+        """Put ``item`` unless the consumer has gone; False when it has."""
+        while not stop.is_set():
+            try:
+                items.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def pump() -> None:
         try:
             for element in make():
-                while not stop.is_set():
-                    try:
-                        items.put(tuple(t.numpy() for t in element), timeout=0.2)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not offer(tuple(t.numpy() for t in element)):
                     return
-            items.put(_END)
+            offer(_END)
         except Exception as err:  # noqa: BLE001 - handed to the consumer
-            items.put(err)
+            offer(err)
 
     thread = threading.Thread(target=pump, name="kerasimg-data-service", daemon=True)
     thread.start()

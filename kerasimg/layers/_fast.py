@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import keras
 import numpy as np
 
 
@@ -71,6 +72,29 @@ def per_channel(backend: Any, op: Callable, images: Any, value: Any, data_format
     return tf.reshape(op(rows, tiled), tf.shape(images))
 
 
+def spatial_mean(backend: Any, images: Any, data_format: str) -> Any:
+    """Mean of each image and channel of a rank-4 batch, keeping dims (``[B, 1, 1, C]``).
+
+    Channels last, a reduction over ``H, W`` with 3 channels innermost does not vectorise
+    (TensorFlow, XLA): the batch is seen as ``[B, H * W / k, k * C]`` rows, summed over
+    rows, then over the ``k`` pixel groups (about 2.5x faster). 16-bit floats are summed
+    in float32, as ``keras.ops.mean`` does.
+    """
+    ops = backend.numpy
+    dtype = images.dtype
+    if keras.backend.standardize_dtype(dtype) in ("float16", "bfloat16"):
+        images = backend.cast(images, "float32")
+    if data_format != "channels_last" or None in images.shape[1:]:
+        axes = (1, 2) if data_format == "channels_last" else (2, 3)
+        return backend.cast(ops.mean(images, axis=axes, keepdims=True), dtype)
+    _, height, width, channels = images.shape
+    group = int(np.gcd(height * width, 128))
+    rows = ops.reshape(images, (-1, height * width // group, group * channels))
+    sums = ops.sum(ops.reshape(ops.sum(rows, axis=1), (-1, group, channels)), axis=1)
+    mean = ops.reshape(sums, (-1, 1, 1, channels)) / float(height * width)
+    return backend.cast(mean, dtype)
+
+
 def flip_where(backend: Any, images: Any, coin: Any, axis: int) -> Any:
     """Reverse ``images`` (rank 4) along ``axis`` where ``coin`` (shape ``[B]``, bool) is set.
 
@@ -110,29 +134,38 @@ def bilinear_taps(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.nda
 
 
 def resize_bilinear(backend: Any, images: Any, size: tuple[int, int], axes: tuple[int, int]) -> Any:
-    """Half-pixel bilinear resize of a rank-4 float batch with static spatial sizes.
+    """Half-pixel bilinear resize of a rank-4 float batch (no antialias).
 
     Width first, then height (the order of TensorFlow's kernel): per axis, two gathers
-    with constant indices and one lerp, which XLA fuses into a single loop.
+    and one lerp, which XLA fuses into a single loop. Sizes unknown while tracing (a
+    ``None`` dimension) get their taps from the same float32 arithmetic in tensor ops,
+    which XLA folds to constants once it compiles for the concrete shape.
     """
+    ops = backend.numpy
     for axis, n_out in ((axes[1], size[1]), (axes[0], size[0])):
         n_in = images.shape[axis]
         if n_in == n_out:
             continue
-        lower, upper, weight = bilinear_taps(n_in, n_out)
+        if n_in is None:
+            lower, upper, weight = _traced_taps(backend, backend.core.shape(images)[axis], n_out)
+        else:
+            lower, upper, weight = bilinear_taps(n_in, n_out)
         shape = [1, 1, 1, 1]
         shape[axis] = n_out
-        low = _take(backend, images, lower, axis)
-        high = _take(backend, images, upper, axis)
-        weight = backend.convert_to_tensor(weight.reshape(shape), images.dtype)
+        low = ops.take(images, lower, axis=axis)
+        high = ops.take(images, upper, axis=axis)
+        weight = ops.reshape(backend.cast(weight, images.dtype), shape)
         images = low + (high - low) * weight
     return images
 
 
-def _take(backend: Any, images: Any, indices: np.ndarray, axis: int) -> Any:
-    """``take`` with indices known to be in range (JAX: no out-of-bounds fill)."""
-    if backend.name == "jax":
-        import jax.numpy as jnp
-
-        return jnp.take(images, indices, axis=axis, mode="clip")
-    return backend.numpy.take(images, indices, axis=axis)
+def _traced_taps(backend: Any, n_in: Any, n_out: int) -> tuple[Any, Any, Any]:
+    """``bilinear_taps`` for an input size known only as a scalar tensor."""
+    ops = backend.numpy
+    n_in = backend.cast(n_in, "float32")
+    scale = n_in / np.float32(n_out)
+    src = (ops.arange(n_out, dtype="float32") + np.float32(0.5)) * scale - np.float32(0.5)
+    floor = ops.floor(src)
+    lower = backend.cast(ops.maximum(floor, 0.0), "int32")
+    upper = backend.cast(ops.minimum(ops.ceil(src), n_in - 1.0), "int32")
+    return lower, upper, src - floor

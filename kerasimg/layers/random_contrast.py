@@ -6,7 +6,7 @@ from typing import Any
 
 import keras
 
-from kerasimg.layers._fast import per_channel
+from kerasimg.layers._fast import per_channel, spatial_mean
 from kerasimg.layers.base import BaseImageLayer, _invalid, check_value_range
 
 
@@ -82,7 +82,7 @@ class RandomContrast(BaseImageLayer):
         ops = self.backend.numpy
         low, high = self._value_range
         images = self._to_compute(images)
-        mean = ops.mean(images, axis=self._spatial_axes, keepdims=True)  # one reduction
+        mean = spatial_mean(self.backend, images, self.data_format)  # one reduction
         c = ops.reshape(self.backend.cast(transformation["contrast"], self.compute_dtype), (-1, 1, 1, 1))
         # (x - mean) * c + mean as x * c + mean * (1 - c): one pass fewer without XLA.
         # `+`, not ops.add: Keras 3.15's TF add takes a [B, 1, 1, 1] operand for a bias

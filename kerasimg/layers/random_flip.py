@@ -19,7 +19,9 @@ class RandomFlip(BaseImageLayer):
     Each image gets its own coin; in ``"horizontal_and_vertical"`` mode each axis
     gets its own coin too (Keras' ``RandomFlip`` flips both axes or neither). At
     ``training=False`` the layer is the identity (apart from the cast to the compute
-    dtype). Integer input is flipped before the cast, so it never wraps around.
+    dtype). Integer input is flipped before the cast, so it never wraps around (and a
+    uint8 batch moves a quarter of the bytes). Without XLA, TensorFlow copies only the
+    images that flip; under XLA the flip fuses into the next op.
 
     Args:
         mode: ``"horizontal"`` (left-right, default), ``"vertical"`` (up-down) or

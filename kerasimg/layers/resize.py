@@ -20,6 +20,11 @@ class Resize(BaseImageLayer):
     wraps around. Bilinear resizing without antialias keeps values inside the
     input's range; bicubic and lanczos may overshoot it slightly (as in TF/JAX).
 
+    Under XLA (JAX, or TensorFlow inside ``jit_compile=True``), plain bilinear resizing
+    (no antialias, crop or pad) runs as two gathers and a lerp per axis, at TensorFlow's
+    float32 sample positions: on CPU the backends' own resize ops lower to code about 10x
+    slower. The values agree to float32 rounding.
+
     Args:
         height: output height, a positive integer.
         width: output width, a positive integer.
@@ -99,13 +104,10 @@ class Resize(BaseImageLayer):
         )
 
     def _lerp_path(self, images: Any) -> bool:
-        """Bilinear, plain, static sizes, under XLA: gathers + lerps beat the backend's resize."""
-        h_axis, w_axis = self._spatial_axes
+        """Plain bilinear under XLA: gathers + lerps beat the backend's resize op."""
         return (
             self.interpolation == "bilinear"
             and not (self.antialias or self.crop_to_aspect_ratio or self.pad_to_aspect_ratio)
-            and images.shape[h_axis] is not None
-            and images.shape[w_axis] is not None
             and under_xla(self.backend)
         )
 

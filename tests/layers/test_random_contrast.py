@@ -42,3 +42,14 @@ def test_factor_bounds_the_draws(factor, bounds):
     c = to_np(t["contrast"])
     assert bounds[0] <= c.min() and c.max() <= bounds[1]
     assert c.max() - c.min() > 0.8 * (bounds[1] - bounds[0])
+
+
+@pytest.mark.parametrize("shape", [(2, 2, 1, 1), (3, 3, 5, 3), (3, 4, 3, 3)])
+def test_batch_size_equal_to_height_or_channels(shape):
+    """Pinned (found by Hypothesis): Keras 3.15's ``ops.add`` under TensorFlow takes a
+    ``[B, 1, 1, 1]`` operand for a bias when B equals the height or the channel count and
+    broadcasts it along that axis; the layer must not go through it."""
+    x = np.random.default_rng(1).integers(0, 256, shape).astype("uint8")
+    c = np.linspace(0.0, 1.5, shape[0]).astype("float32")
+    y = RandomContrast(1.0).transform_images(x, {"contrast": c})
+    np.testing.assert_allclose(to_np(y), reference(x, c, (0, 255)), rtol=1e-5, atol=1e-3)
