@@ -30,14 +30,14 @@ def contact_sheet(
     """
     from PIL import Image, ImageDraw
 
-    from kerasimg.data import ImageDecoder, from_directory
+    from kerasimg.data import ImageDecoder
+    from kerasimg.data.listing import list_directory
     from kerasimg.layers import apply_layers
 
     directory = Path(directory)
-    listed = from_directory(directory, image_size=None, batch_size=None, shuffle=False, label_mode=None)
-    paths = [Path(p) for p in listed.file_paths]
+    paths = [Path(p) for p in list_directory(directory, labeled=False).paths]
     if not paths:
-        raise ValueError(f"kerasimg: {directory}: no images found")
+        raise ValueError(f"kerasimg: {directory}: no image files found")
     decoder = ImageDecoder(image_size=(tile, tile), channels=3, crop_to_aspect_ratio=True)
     picked: list[tuple[Path, np.ndarray]] = []
     for index in np.linspace(0, len(paths) - 1, num=min(len(paths), rows * 3)).astype(int):

@@ -57,12 +57,13 @@ def scan_directory(directory: str | os.PathLike, max_pixels: int = 50_000_000) -
     """
     from rich.progress import Progress
 
-    from kerasimg.data import from_directory, from_files
+    from kerasimg.data import from_files
+    from kerasimg.data.listing import list_directory
 
     directory = Path(directory)
-    listed = from_directory(directory, image_size=None, batch_size=None, shuffle=False, label_mode=None)
-    paths = [str(p) for p in listed.file_paths]
-    bad: dict[str, str] = {str(p): r for p, r in getattr(listed, "skipped", [])}
+    listing = list_directory(directory, labeled=False)
+    paths = [p for p, problem in zip(listing.paths, listing.problems, strict=True) if not problem]
+    bad: dict[str, str] = {p: r for p, r in zip(listing.paths, listing.problems, strict=True) if r}
     formats: Counter = Counter()
     classes: Counter = Counter()
     heights, widths = [], []
@@ -94,7 +95,7 @@ def scan_directory(directory: str | os.PathLike, max_pixels: int = 50_000_000) -
 
     return {
         "directory": str(directory),
-        "files": len(paths) + len([p for p in bad if p not in paths]),
+        "files": len(listing.paths),
         "classes": dict(sorted(classes.items())),
         "formats": dict(sorted(formats.items())),
         "width": stats(widths),

@@ -132,7 +132,7 @@ def _scan(args: argparse.Namespace) -> int:
 
     report = scan_directory(_directory(args.directory), max_pixels=args.max_pixels)
     if report["files"] == 0:
-        raise UsageError(f"{args.directory}: no files found")
+        raise UsageError(f"{args.directory}: no image files found")
     if args.json:
         print(json.dumps(report, indent=2))
     else:

@@ -257,7 +257,7 @@ class Pipeline:
                 size = tf.where(tf.equal(key, first_key), tf.constant(1, tf.int64), buffer)
                 seed = _fold(self.epoch_seed(key), 3)
                 seed = tf.random.stateless_uniform([], seed, minval=None, maxval=None, dtype=tf.int64)
-                ds = ds.shuffle(size, seed=seed, reshuffle_each_iteration=False)
+                ds = _shuffle_with_tensor_seed(ds, size, seed)
             return ds
 
         return self.augmented(self.keys().flat_map(_nc(epoch)))
@@ -276,3 +276,19 @@ class Pipeline:
             [self.paths, self.decoder.get_config(), self.cfg.seed, self.cfg.shuffle], sort_keys=True
         )
         return f"{os.fspath(self.cfg.cache)}.{hashlib.sha1(blob.encode()).hexdigest()[:16]}"
+
+
+def _shuffle_with_tensor_seed(ds: tf.data.Dataset, size: tf.Tensor, seed: tf.Tensor) -> tf.data.Dataset:
+    """``ds.shuffle`` with a tensor seed, whatever the global seed is.
+
+    With a global seed of 0 (``keras.utils.set_random_seed(0)``), TF's ``get_seed`` compares
+    the op seed with 0 in Python, which fails on a tensor. Our seed already determines the
+    order, so the graph-level seed is hidden while the op is built.
+    """
+    graph = tf.compat.v1.get_default_graph()
+    saved = graph.seed
+    graph.seed = None
+    try:
+        return ds.shuffle(size, seed=seed, reshuffle_each_iteration=False)
+    finally:
+        graph.seed = saved

@@ -267,6 +267,17 @@ class ImageDecoder:
         return header.ok, header.reason
 
     def _decode(self, contents: tf.Tensor) -> tf.Tensor:
+        if "jpeg" not in self._allowed:
+            return self._decode_checked(contents)
+        # The common case, a JPEG whose header fast_jpeg vouches for, skips inspect's loops
+        # and branches; anything else (other formats, refusals included) goes through inspect.
+        fast = _headers.fast_jpeg(contents, self.max_pixels)
+        image = tf.cond(
+            fast.ok, lambda: self._decode_jpeg(contents, fast), lambda: self._decode_checked(contents)
+        )
+        return tf.ensure_shape(image, self.output_shape)
+
+    def _decode_checked(self, contents: tf.Tensor) -> tf.Tensor:
         header = _headers.inspect(contents, self.formats, self.max_pixels)
         message = tf.strings.join(["kerasimg: ", header.reason])
         assertion = tf.debugging.Assert(header.ok, [message], name="kerasimg_check")

@@ -7,13 +7,15 @@ Which formulation is fastest depends on who runs the ops:
   TF's ``ResizeBilinear`` and JAX's ``image.resize`` (a dense matmul) are an order of
   magnitude slower than two gathers and a lerp per axis, computed here.
 * **TensorFlow without XLA** (a plain ``tf.function``, ``tf.data``, eager) runs one kernel
-  per op, each a full pass over memory. Two of them are slow at image shapes: a select
-  that broadcasts a per-image coin (``SelectV2``), and any op that broadcasts a
-  per-channel value over an innermost axis of 3. So flips copy only the images that
-  flip, and per-channel operands are tiled along ``W * C``, which Eigen vectorises.
+  per op, each a full pass over memory. Some are slow at image shapes: a select that
+  broadcasts a per-image coin (``SelectV2``), any op that broadcasts a per-channel value
+  over an innermost axis of 3, and a mean over ``H, W`` with 3 channels innermost. So
+  flips copy only the images that flip, per-channel operands are tiled along ``W * C``,
+  and means sum rows of ``k * C`` values, all of which Eigen vectorises.
 
 Everything else (PyTorch) takes the plain ``keras.ops`` formulation. Every fast path is
-checked against the plain one by the layer tests.
+checked against a NumPy reference and against the other path by
+``tests/layers/test_fast_paths.py``.
 """
 
 from __future__ import annotations

@@ -255,6 +255,22 @@ def test_memory_cache_decodes_once_and_still_reshuffles(tmp_path: Path) -> None:
     assert [t for t, _ in epoch_tags(uncached)] == [t for t, _ in first]  # same first epoch
 
 
+@pytest.mark.parametrize("global_seed", [0, 7])
+def test_cache_works_under_a_global_seed(tmp_path: Path, global_seed: int) -> None:
+    """Regression: keras.utils.set_random_seed(0) broke the cached epochs' shuffle."""
+    import keras
+
+    make_tagged(tmp_path / "g")
+    keras.utils.set_random_seed(global_seed)
+    try:
+        ds = kd.from_directory(tmp_path / "g", image_size=SIZE, batch_size=8, seed=2, cache=True)
+        first, second = epoch_tags(ds), epoch_tags(ds)
+    finally:
+        tf.random.set_seed(None)
+    assert sorted(t for t, _ in first) == sorted(t for t, _ in second) == list(range(N))
+    assert [t for t, _ in first] != [t for t, _ in second]
+
+
 def test_file_cache_is_reused_by_a_new_dataset(tmp_path: Path) -> None:
     paths = make_tagged(tmp_path / "c", 12)
     prefix = tmp_path / "cache" / "train"
