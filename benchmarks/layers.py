@@ -20,7 +20,7 @@ the calls are interleaved (each round runs every configuration once, in a shuffl
 so a load that comes and goes on a shared machine hits every row alike and the *ratios*
 stay meaningful even when the absolute figures move.
 
-Run: ``python benchmarks/layers.py`` (about 2 minutes on 2 cores), or
+Run: ``python benchmarks/layers.py`` (under a minute on 2 cores), or
 ``KERAS_BACKEND=jax python benchmarks/layers.py``; ``--quick`` is a tiny smoke run (CI).
 keras_cv is optional (``pip install keras-cv``); without it its rows say "skipped".
 """
