@@ -85,3 +85,19 @@ def factors(signed_pair: bool) -> st.SearchStrategy:
 
 
 seeds = st.integers(0, 2**31 - 1)
+
+
+def xla(fn):
+    """``fn`` compiled with XLA by the active backend (tf.function(jit_compile=True) or jax.jit)."""
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(fn, jit_compile=True)
+    if backend == "jax":
+        import jax
+
+        return jax.jit(fn)
+    return fn

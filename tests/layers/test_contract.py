@@ -15,7 +15,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from strategies import CONTRACT, CONTRACT_IDS, RANDOM_CONTRACT, RANDOM_IDS
+from strategies import CONTRACT, CONTRACT_IDS, RANDOM_CONTRACT, RANDOM_IDS, xla
 
 import kerasimg
 
@@ -171,23 +171,13 @@ def test_in_tf_data_map(name, cls, kwargs):
         np.testing.assert_array_equal(other, results[0])
 
 
-def _jit(fn):
-    if BACKEND == "tensorflow":
-        return tf.function(fn, jit_compile=True)
-    if BACKEND == "jax":
-        import jax
-
-        return jax.jit(fn)
-    return fn
-
-
 @pytest.mark.parametrize("name,cls,kwargs", CONTRACT, ids=CONTRACT_IDS)
 def test_xla_matches_eager(name, cls, kwargs):
     layer = cls(**kwargs)
     x = batch()
     t = layer.get_random_transformation(x, seed=2)
     eager = to_np(layer.transform_images(x, t))
-    compiled = to_np(_jit(lambda images, tr: layer.transform_images(images, tr))(x, t))
+    compiled = to_np(xla(lambda images, tr: layer.transform_images(images, tr))(x, t))
     np.testing.assert_allclose(compiled, eager, rtol=1e-5, atol=1e-3)
 
 

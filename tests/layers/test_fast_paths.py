@@ -9,6 +9,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
+from strategies import xla
 
 import kerasimg.layers.resize as resize_module
 from kerasimg.layers import Normalize, RandomContrast, RandomFlip, Resize, _fast
@@ -114,18 +115,6 @@ def test_compiled_model_resizes_with_gathers_under_xla(jit_compile, monkeypatch)
     assert bool(calls) == expect_lerp
 
 
-def _jit(fn):
-    if BACKEND == "tensorflow":
-        import tensorflow as tf
-
-        return tf.function(fn, jit_compile=True)
-    if BACKEND == "jax":
-        import jax
-
-        return jax.jit(fn)
-    return fn
-
-
 @pytest.mark.parametrize("dtype", ["uint8", "int8", "int16", "uint16", "int32", "int64", "float16",
                                    "float32", "float64"])
 def test_flip_where_on_every_dtype(dtype):
@@ -133,7 +122,7 @@ def test_flip_where_on_every_dtype(dtype):
     coin = np.array([True, False, True, True, False])
     backend = RandomFlip().backend
     eager = to_np(_fast.flip_where(backend, keras.ops.convert_to_tensor(x), coin, 2))
-    compiled = to_np(_jit(lambda images, c: _fast.flip_where(backend, images, c, 2))(x, coin))
+    compiled = to_np(xla(lambda images, c: _fast.flip_where(backend, images, c, 2))(x, coin))
     expect = np.where(coin[:, None, None, None], x[:, :, ::-1], x)
     for got in (eager, compiled):  # the input dtype (as the backend holds it: JAX has no 64-bit)
         assert got.dtype == to_np(keras.ops.convert_to_tensor(x)).dtype
@@ -172,13 +161,13 @@ def test_normalize_and_contrast_compiled_match_eager_at_full_size(channels):
     contrast = RandomContrast(0.5)
     c = {"contrast": np.array([0.5, 1.0, 1.5, 0.0], "float32")}
     for fn in (lambda a: normalize(a), lambda a: contrast.transform_images(a, c)):
-        np.testing.assert_allclose(to_np(_jit(fn)(x)), to_np(fn(x)), rtol=1e-5, atol=1e-3)
+        np.testing.assert_allclose(to_np(xla(fn)(x)), to_np(fn(x)), rtol=1e-5, atol=1e-3)
 
 
 def test_resize_compiled_matches_eager_at_full_size():
     x = np.random.default_rng(5).integers(0, 256, (2, 256, 256, 3)).astype("uint8")
     layer = Resize(224, 224)
-    eager, compiled = to_np(layer(x)), to_np(_jit(lambda a: layer(a))(x))
+    eager, compiled = to_np(layer(x)), to_np(xla(lambda a: layer(a))(x))
     np.testing.assert_allclose(compiled, eager, rtol=0, atol=1e-2)
     np.testing.assert_allclose(compiled, reference_resize(x, 224, 224), rtol=0, atol=1e-2)
 
