@@ -34,8 +34,9 @@ test: lint test-tf test-jax
 nightly: $(STAMP)
 	HYPOTHESIS_PROFILE=nightly KERAS_BACKEND=tensorflow $(BIN)/python -m pytest -q --doctest-modules $(DOCTESTED) tests
 
+# TF_CPP_MIN_LOG_LEVEL=2 keeps TensorFlow's C++ info/warning lines (one per skipped file) off the progress bars
 demo: $(STAMP)
-	$(BIN)/kerasimg demo --out kerasimg-demo
+	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/kerasimg demo --out kerasimg-demo
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install -q -e ".[bench]"

@@ -23,6 +23,7 @@ import os
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -138,8 +139,15 @@ def run(out: str | os.PathLike = "kerasimg-demo", epochs: int = 8, seed: int = 7
     model = build_model(len(train.class_names), seed=seed)
     model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
-    # the dataset reshuffles its file list every epoch itself
-    history = model.fit(train, validation_data=val, epochs=epochs, verbose=1, shuffle=False)
+    with warnings.catch_warnings():
+        # The demo lists the skipped files itself after training, rather than in the middle
+        # of the progress bar; and Keras warns "Your input ran out of data" at the end of the
+        # first epoch of any dataset whose length is unknown up front (a bad file can drop
+        # out of ours), although nothing ran out early.
+        warnings.simplefilter("ignore", kerasimg.data.SkippedFileWarning)
+        warnings.filterwarnings("ignore", message="Your input ran out of data")
+        # the dataset reshuffles its file list every epoch itself
+        history = model.fit(train, validation_data=val, epochs=epochs, verbose=1, shuffle=False)
     skipped = sorted({(str(p), r) for p, r in list(train.skipped) + list(val.skipped)})
     print_fn(f"skipped {len(skipped)} bad files:")
     for path, reason in skipped:
@@ -151,7 +159,10 @@ def run(out: str | os.PathLike = "kerasimg-demo", epochs: int = 8, seed: int = 7
     kerasimg.export(model, export_dir, decoder=train.decoder)
     print_fn(f"exported SavedModel to {export_dir}")
 
-    samples = [Path(p) for p in val.file_paths[:8]]
+    first_of_class: dict[str, Path] = {}  # one validation file of each class
+    for p in map(Path, val.file_paths):
+        first_of_class.setdefault(p.parent.name, p)
+    samples = [first_of_class[name] for name in train.class_names if name in first_of_class]
     done = subprocess.run(
         [sys.executable, "-c", _PREDICT, str(export_dir), json.dumps([str(p) for p in samples])],
         capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
