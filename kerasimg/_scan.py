@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -44,10 +45,9 @@ def _header_pass(paths: list[str], max_pixels: int):
 def scan_directory(directory: str | os.PathLike, max_pixels: int = 50_000_000) -> dict[str, Any]:
     """Classes, counts, formats, size statistics and every bad file (with its reason) of a folder.
 
-    Headers are read for every file (format by magic bytes, size checked against
-    ``max_pixels``), then the files whose header is fine are decoded through
-    ``kerasimg.data.from_files`` in skip mode, so a file is reported bad exactly when
-    a dataset would skip it.
+    Headers are read for every file (format by magic bytes, size: the statistics), then
+    every file is decoded through ``kerasimg.data.from_files`` in skip mode, so a file is
+    reported bad, with the same reason, exactly when a dataset would skip it.
 
     Example:
 
@@ -57,7 +57,7 @@ def scan_directory(directory: str | os.PathLike, max_pixels: int = 50_000_000) -
     """
     from rich.progress import Progress
 
-    from kerasimg.data import from_files
+    from kerasimg.data import SkippedFileWarning, from_files
     from kerasimg.data.listing import list_directory
 
     directory = Path(directory)
@@ -67,26 +67,25 @@ def scan_directory(directory: str | os.PathLike, max_pixels: int = 50_000_000) -
     formats: Counter = Counter()
     classes: Counter = Counter()
     heights, widths = [], []
-    header_ok = []
     with Progress(transient=True, disable=len(paths) < 200) as progress:
         task = progress.add_task("reading headers", total=len(paths))
-        for path, (fmt, h, w, ok, reason) in _header_pass(paths, max_pixels):
+        for path, (fmt, h, w, ok, _) in _header_pass(paths, max_pixels):
             rel = Path(path).relative_to(directory)
             classes[rel.parts[0] if len(rel.parts) > 1 else "."] += 1
             progress.advance(task)
-            if not ok:
-                bad[path] = reason
-                continue
-            formats[fmt] += 1
-            heights.append(h)
-            widths.append(w)
-            header_ok.append(path)
-        if header_ok:
-            task = progress.add_task("decoding", total=len(header_ok))
-            decoded = from_files(header_ok, image_size=None, batch_size=None, shuffle=False,
-                                 max_pixels=max_pixels, on_error="skip")
-            for _ in decoded:
-                progress.advance(task)
+            if ok:
+                formats[fmt] += 1
+                heights.append(h)
+                widths.append(w)
+        # Bad means what a dataset skips: every file goes through the same guarded decode.
+        if paths:
+            task = progress.add_task("decoding", total=len(paths))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", SkippedFileWarning)  # reported in the table
+                decoded = from_files(paths, image_size=None, batch_size=None, shuffle=False,
+                                     max_pixels=max_pixels, on_error="skip")
+                for _ in decoded:
+                    progress.advance(task)
             for path, reason in decoded.skipped:
                 bad[str(path)] = reason
 

@@ -557,6 +557,29 @@ def test_jpeg_with_trailing_bytes_decodes(native):
     assert native.why_bad(png + b"trailing") is None
 
 
+def test_whole_jpeg_is_judged_by_libjpeg_and_reports_follow_decode(native):
+    """A whole JPEG skips check() in decode(): libjpeg reads its header (it skips stray bytes
+    between markers, which check() refuses), max_pixels still holds, and why_bad follows
+    decode, so datasets and `kerasimg scan` never call a file bad that decodes."""
+    data = jpeg_bytes(IMAGE, quality=90)
+    cut = 4 + int.from_bytes(data[4:6], "big")  # after the first segment (APP0)
+    stray = data[:cut] + b"\x00\x17\x2a" + data[cut:]  # garbage between two markers
+    ok, reason = native.check(stray)
+    assert not bool(ok) and reason.numpy().decode() == f"corrupt JPEG header (invalid marker at byte {cut})"
+    np.testing.assert_array_equal(native.decode(stray).numpy(), native.decode(data).numpy())
+    assert native.why_bad(stray) is None
+    # The same bytes without their end marker are not "whole": check() decides, and refuses.
+    assert native.why_bad(stray[:-2]) == f"corrupt JPEG header (invalid marker at byte {cut})"
+    assert f"kerasimg: {native.why_bad(stray[:-2])}" in _error(native, stray[:-2])
+    # max_pixels on the libjpeg path: the same refusal and message as check()'s.
+    small = _decoder(image_size=None, max_pixels=36 * 52 - 1)
+    assert "kerasimg: image is 52x36 = 1872 pixels, over max_pixels=1871" in _error(small, data)
+    # A header libjpeg cannot read fails with TF's message; why_bad explains with check()'s.
+    broken = data[:2] + b"\xff\xc0\x00\x04\x08\x00" + data[2:]  # a frame header cut short
+    assert "kerasimg:" not in _error(native, broken)
+    assert native.why_bad(broken)
+
+
 # ---------------------------------------------------------------- graphs and corpus
 
 

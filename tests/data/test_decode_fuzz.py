@@ -127,25 +127,30 @@ def test_mutated_images_decode_or_raise_invalid_argument(config, share):
     start = time.perf_counter()
     outcomes, verdicts = _outcomes(decoder, inputs)
     elapsed = time.perf_counter() - start
-    decoded = refused = tf_errors = 0
+    decoded = refused = tf_errors = by_libjpeg = 0
     height, width, channels = decoder.output_shape
     for index, (outcome, ok) in enumerate(zip(outcomes, verdicts, strict=True)):
         where = f"input {index}: {inputs[index][:40]!r}"
+        # A whole JPEG (FF D8 FF ... FF D9) is judged by libjpeg's own header reader, which
+        # skips stray bytes between markers that check() refuses; everything else by check().
+        whole = inputs[index].startswith(b"\xff\xd8\xff") and inputs[index].endswith(b"\xff\xd9")
+        by_libjpeg += whole and not ok and not (isinstance(outcome, str) and "kerasimg: " in outcome)
         if isinstance(outcome, str):
             if "kerasimg: " in outcome:
                 refused += 1
-                assert not ok, where  # refused by the guard exactly when check() refuses
+                assert not ok, where  # our guard refuses only what check() refuses too
             else:
                 tf_errors += 1  # corrupt data behind a sound header: TF's decoder refused it
-                assert ok, where
+                assert ok or whole, where
             continue
         decoded += 1
-        assert ok, where
+        assert ok or whole, where
         assert outcome.dtype == tf.as_dtype(decoder.dtype) and outcome.shape.rank == 3, where
         assert outcome.shape[-1] == channels, where
         assert height is None or tuple(outcome.shape[:2]) == (height, width), where
     print(f"\n{count} inputs in {elapsed:.1f}s: {decoded} decoded, {refused} refused by check, "
-          f"{tf_errors} refused by TF's decoders")  # fmt: skip
+          f"{tf_errors} refused by TF's decoders; {by_libjpeg} whole JPEGs that check() refuses "
+          "were judged by libjpeg instead")  # fmt: skip
     # The mutations must reach every outcome, or the fuzzing proves little.
     assert decoded > count * 0.05 and refused > count * 0.2 and tf_errors > count * 0.02
 
