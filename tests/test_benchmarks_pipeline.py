@@ -1,0 +1,55 @@
+"""benchmarks/pipeline.py: a tiny run prints every contender and every ratio; the corpus is right.
+
+No timing is asserted: the figures depend on the machine.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "benchmarks" / "pipeline.py"
+CONTENDERS = ("kerasimg", "decoder-map", "tutorial", "idfd", "decode-only")
+
+
+def _load():
+    spec = importlib.util.spec_from_file_location("bench_pipeline", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_corpus_has_the_sizes_and_layout_it_promises(tmp_path):
+    bench = _load()
+    folder = bench.make_corpus(tmp_path, "imagenet", 6)
+    files = sorted(folder.glob("*/*.jpg"))
+    assert len(files) == 6 and {f.parent.name for f in files} == {"a", "b"}
+    for path in files:
+        with Image.open(path) as image:
+            width, height = image.size
+            assert image.format == "JPEG"
+        assert 350 <= width <= 650 and 0.66 * width - 1 <= height <= width
+    assert bench.make_corpus(tmp_path, "imagenet", 6) == folder  # reused, not rewritten
+
+
+def test_tiny_run_prints_every_contender_and_ratio(tmp_path):
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--n", "8", "--n-scans", "4", "--repeats", "1", "--dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=600, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = done.stdout
+    for kind, count in (("imagenet", 8), ("scans", 4)):
+        assert f"{kind}: {count} JPEGs" in out
+    rows = re.findall(r"^  (\S+) +([\d.]+) images/s +([\d.]+) CPU ms/image +first batch +(\d+) ms$", out, re.M)
+    assert [r[0] for r in rows] == list(CONTENDERS) * 2
+    assert all(float(rate) > 0 and float(ms) > 0 for _, rate, ms, _ in rows)
+    ratios = re.findall(r"^  kerasimg / (\S+) +([\d.]+)x images/s, +([\d.]+)x by CPU time$", out, re.M)
+    assert [r[0] for r in ratios] == list(CONTENDERS[1:]) * 2
