@@ -154,8 +154,8 @@ class ImageDecoder:
     def check(self, contents: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """Validates the header without decoding pixels; graph-safe and never raises.
 
-        Stricter than ``decode`` on whole JPEGs (see the class notes): ``check`` ok means
-        ``decode`` reads the header too; ``decode`` may accept a JPEG ``check`` refuses.
+        Stricter than ``decode`` on whole JPEGs (see the class notes): ``decode`` may accept
+        a JPEG that ``check`` refuses (stray bytes between markers, which libjpeg skips).
 
         Returns:
             ``(ok, reason)``: a bool scalar and a string scalar (``b""`` when ok).

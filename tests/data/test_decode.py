@@ -577,7 +577,8 @@ def test_whole_jpeg_is_judged_by_libjpeg_and_reports_follow_decode(native):
     # A header libjpeg cannot read fails with TF's message; why_bad explains with check()'s.
     broken = data[:2] + b"\xff\xc0\x00\x04\x08\x00" + data[2:]  # a frame header cut short
     assert "kerasimg:" not in _error(native, broken)
-    assert native.why_bad(broken)
+    ok, reason = native.check(broken)
+    assert not bool(ok) and native.why_bad(broken) == reason.numpy().decode()
 
 
 # ---------------------------------------------------------------- graphs and corpus
