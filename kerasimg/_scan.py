@@ -13,7 +13,8 @@ import numpy as np
 
 
 def _header_pass(paths: list[str], max_pixels: int):
-    """Yield ``(format, height, width, ok, reason)`` per file: headers only, in parallel."""
+    """Yield ``(format, height, width, ok)`` per file: headers only, in parallel (the statistics;
+    whether a file is bad, and why, comes from decoding it)."""
     import tensorflow as tf
 
     from kerasimg.data import _headers
@@ -22,9 +23,9 @@ def _header_pass(paths: list[str], max_pixels: int):
         contents = tf.io.read_file(path)
         header = _headers.inspect(contents, _headers.FORMATS, max_pixels)
         names = tf.constant(("",) + _headers.FORMATS)
-        return tf.gather(names, header.fmt), header.height, header.width, header.ok, header.reason
+        return tf.gather(names, header.fmt), header.height, header.width, header.ok
 
-    def readable(path):  # directories and unreadable files are found before TF reads them
+    def readable(path):  # directories and unreadable files are left to the decode pass
         return os.path.isfile(path) and os.access(path, os.R_OK)
 
     good = [p for p in paths if readable(p)]
@@ -33,13 +34,10 @@ def _header_pass(paths: list[str], max_pixels: int):
     )
     results = {}
     if good:
-        for path, (fmt, h, w, ok, reason) in zip(good, ds.as_numpy_iterator(), strict=True):
-            results[path] = (fmt.decode(), int(h), int(w), bool(ok), reason.decode())
+        for path, (fmt, h, w, ok) in zip(good, ds.as_numpy_iterator(), strict=True):
+            results[path] = (fmt.decode(), int(h), int(w), bool(ok))
     for path in paths:
-        if path not in results:
-            why = "is a directory" if os.path.isdir(path) else "cannot read file (permission denied)"
-            results[path] = ("", 0, 0, False, why)
-        yield path, results[path]
+        yield path, results.get(path, ("", 0, 0, False))
 
 
 def scan_directory(directory: str | os.PathLike, max_pixels: int = 50_000_000) -> dict[str, Any]:
@@ -69,7 +67,7 @@ def scan_directory(directory: str | os.PathLike, max_pixels: int = 50_000_000) -
     heights, widths = [], []
     with Progress(transient=True, disable=len(paths) < 200) as progress:
         task = progress.add_task("reading headers", total=len(paths))
-        for path, (fmt, h, w, ok, _) in _header_pass(paths, max_pixels):
+        for path, (fmt, h, w, ok) in _header_pass(paths, max_pixels):
             rel = Path(path).relative_to(directory)
             classes[rel.parts[0] if len(rel.parts) > 1 else "."] += 1
             progress.advance(task)

@@ -308,6 +308,17 @@ def branch_index(fmt: tf.Tensor, allowed: list[str]) -> tf.Tensor:
 _SLOTS = ("a", "b", "a*b", "name")  # the values a message can show
 
 
+def _too_big_parts(max_pixels: int) -> tuple[str, ...]:
+    return ("image is ", "a", "x", "b", " = ", "a*b", f" pixels, over max_pixels={max_pixels}")
+
+
+def too_big_reason(width: tf.Tensor, height: tf.Tensor, max_pixels: int) -> tf.Tensor:
+    """The ``max_pixels`` refusal text, the same as :func:`inspect` gives (int64 sizes)."""
+    values = {"a": width, "b": height, "a*b": width * height}
+    parts = _too_big_parts(max_pixels)
+    return tf.strings.join([tf.strings.as_string(values[p]) if p in values else p for p in parts])
+
+
 def _describe(code, a, b, fmt, allowed: list[str], max_pixels: int) -> tf.Tensor:
     """The reason text of a problem code ("" for _OK), by table lookups (no branches).
 
@@ -316,7 +327,7 @@ def _describe(code, a, b, fmt, allowed: list[str], max_pixels: int) -> tf.Tensor
     messages = {
         **_MESSAGES,
         _NOT_ALLOWED: ("format ", "name", f" not allowed (formats={', '.join(allowed)})"),
-        _TOO_BIG: ("image is ", "a", "x", "b", " = ", "a*b", f" pixels, over max_pixels={max_pixels}"),
+        _TOO_BIG: _too_big_parts(max_pixels),
     }
     rows = max(messages) + 1
     texts = [[""] * rows for _ in range(4)]

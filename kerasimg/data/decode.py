@@ -306,10 +306,7 @@ class ImageDecoder:
         shape = tf.cast(tf.io.extract_jpeg_shape(contents), tf.int64)
         height, width = shape[0], shape[1]
         ok = height * width <= self.max_pixels
-        message = tf.strings.join([
-            "kerasimg: image is ", tf.strings.as_string(width), "x", tf.strings.as_string(height),
-            " = ", tf.strings.as_string(height * width), f" pixels, over max_pixels={self.max_pixels}",
-        ])  # fmt: skip
+        message = tf.strings.join(["kerasimg: ", _headers.too_big_reason(width, height, self.max_pixels)])
         assertion = tf.debugging.Assert(ok, [message], name="kerasimg_check")
         with tf.control_dependencies([assertion]):
             contents = tf.identity(contents)
