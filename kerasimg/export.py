@@ -55,6 +55,7 @@ def export(
     model: keras.Model,
     path: str | os.PathLike,
     decoder: ImageDecoder | None = None,
+    format: str = "tf_saved_model",
 ) -> str:
     """Writes a SavedModel serving raw images and image bytes, with the training decode built in.
 
@@ -89,12 +90,20 @@ def export(
             ``kerasimg.data`` dataset). Defaults to None: one built from the model's input
             shape, ``ImageDecoder(image_size=(H, W), channels=C)``, with ``image_size=None``
             (no resize) when the model accepts any height and width.
+        format: ``"tf_saved_model"`` (default) or ``"litert"``: a LiteRT ``.tflite`` file at
+            ``path`` (ending in ``.tflite``) whose ``serving_default`` signature takes uint8
+            ``images`` ``[N, H, W, C]`` at the model's input size (``decoder.image_size`` for a
+            model of any size) and runs the model in inference mode, random layers gone;
+            LiteRT built-in ops only (no image-bytes input: LiteRT has no decode op). See
+            ``kerasimg._litert``.
 
     Returns:
         ``path``, as a string.
 
     Raises:
         RuntimeError: the Keras backend is not TensorFlow.
+        ValueError: ``format`` is not ``"tf_saved_model"`` or ``"litert"``; with ``"litert"``,
+            a model that needs TensorFlow ops LiteRT lacks (bicubic/lanczos/antialias resize).
         TypeError: ``model`` is not a Keras model, or ``decoder`` not an ``ImageDecoder``.
         ValueError: the model is not built, has several inputs or no usable input shape, or its
             input disagrees with ``decoder`` (channels, or a fixed size that differs).
@@ -136,6 +145,15 @@ def export(
             "decoder must be a kerasimg.data.ImageDecoder (ds.decoder of a kerasimg dataset) "
             f"or None, received {type(decoder).__name__}: {decoder!r}"
         )
+    if format not in ("tf_saved_model", "litert"):
+        raise ValueError(
+            "Invalid value for argument `format`: expected 'tf_saved_model' or 'litert'. "
+            f"Received: format={format!r}"
+        )
+    if format == "litert":
+        from kerasimg._litert import export_litert
+
+        return export_litert(model, path, decoder)
     if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
         raise TypeError(f"path must be a non-empty str or os.PathLike, received path={path!r}")
     path = os.fspath(path)
