@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.kerasimg-installed
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 # Modules whose docstring examples run as doctests (the data modules show examples on user folders).
-DOCTESTED := kerasimg/__init__.py kerasimg/layers kerasimg/export.py kerasimg/demo.py kerasimg/cli.py kerasimg/data/decode.py
+DOCTESTED := kerasimg/__init__.py kerasimg/layers kerasimg/export.py kerasimg/_litert.py kerasimg/demo.py kerasimg/cli.py kerasimg/data/decode.py
 
 .PHONY: venv test test-tf test-jax lint demo bench nightly clean
 

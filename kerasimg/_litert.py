@@ -23,6 +23,9 @@ Design notes:
   ``resize_tensor_input`` for more).
 * **Same pixels as training.** The uint8 input is converted as the training decoder
   converted pixels (``uint16`` decoders: ``x * 257``), then cast to the model's input dtype.
+* **Mixed precision.** A model under a ``mixed_float16`` / ``mixed_bfloat16`` policy is
+  exported as a float32 copy with the same (float32) weights: LiteRT's built-in kernels compute
+  in float32.
 * **Outputs** are named as in the SavedModel export: ``outputs`` for one output, the model's
   output names (or dict keys) for several; half-precision outputs are cast to float32.
 """
@@ -89,6 +92,7 @@ def export_litert(model: keras.Model, path: str | os.PathLike, decoder: ImageDec
             "before exporting"
         )
     height, width, channels, input_dtype = _input_spec(model, decoder)
+    model = _in_float32(model)
     scale = 257 if decoder is not None and decoder.dtype == "uint16" else 1
 
     def serve(images: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -160,6 +164,33 @@ def _input_spec(model: keras.Model, decoder: ImageDecoder | None) -> tuple[int, 
             "size, or pass decoder=ds.decoder (its image_size and channels are used)"
         )
     return int(height), int(width), int(channels), dtype
+
+
+def _in_float32(model: keras.Model) -> keras.Model:
+    """The model itself, or for a mixed-precision model a float32 copy with the same weights.
+
+    LiteRT's built-in kernels compute in float32 (float16 / bfloat16 ``MatMul``, ``Mul``, ...
+    are not built-ins). Mixed policies keep the variables in float32, so the copy holds the
+    very same weights and computes what the model computes, without half-precision rounding.
+    """
+    half = ("float16", "bfloat16")
+    if not any(getattr(layer, "compute_dtype", None) in half for layer in [model, *model.layers]):
+        return model
+
+    def float32_layer(layer: keras.layers.Layer) -> keras.layers.Layer:
+        return layer.__class__.from_config({**layer.get_config(), "dtype": "float32"})
+
+    try:
+        clone = keras.models.clone_model(model, clone_function=float32_layer)
+    except Exception as error:  # subclassed models, layers without a usable config
+        raise ValueError(
+            f"kerasimg: model {model.name!r} computes in half precision, which LiteRT's "
+            "built-in ops do not, and it could not be rebuilt in float32 "
+            f"({type(error).__name__}: {error}). Build it under the float32 policy and copy the "
+            "weights (model.get_weights()) before exporting with format='litert'."
+        ) from None
+    clone.set_weights(model.get_weights())
+    return clone
 
 
 def _named(model: keras.Model, result: Any) -> dict[str, tf.Tensor]:
