@@ -15,8 +15,14 @@ CONTRACT = [
     ("flip", layers.RandomFlip, {"mode": "horizontal_and_vertical", "seed": 3}),
     ("brightness", layers.RandomBrightness, {"factor": 0.3, "seed": 4}),
     ("contrast", layers.RandomContrast, {"factor": 0.4, "seed": 5}),
+    ("center_crop", layers.CenterCrop, {"height": 5, "width": 7}),
+    ("random_crop", layers.RandomCrop, {"height": 4, "width": 5, "seed": 6}),
+    ("random_resized_crop", layers.RandomResizedCrop, {"height": 5, "width": 7, "seed": 7}),
 ]
+#: layers whose output has their own size (not the input's): no identity at inference
+CROPS = ("center_crop", "random_crop", "random_resized_crop")
 RANDOM_CONTRACT = [row for row in CONTRACT if row[1].random]
+SHAPE_KEEPING = [row for row in RANDOM_CONTRACT if row[0] not in CROPS]
 CONTRACT_IDS = [row[0] for row in CONTRACT]
 RANDOM_IDS = [row[0] for row in RANDOM_CONTRACT]
 

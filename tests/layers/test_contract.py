@@ -15,7 +15,15 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from strategies import CONTRACT, CONTRACT_IDS, RANDOM_CONTRACT, RANDOM_IDS, xla
+from strategies import (
+    CONTRACT,
+    CONTRACT_IDS,
+    CROPS,
+    RANDOM_CONTRACT,
+    RANDOM_IDS,
+    SHAPE_KEEPING,
+    xla,
+)
 
 import kerasimg
 
@@ -97,11 +105,16 @@ def test_independent_values_per_image(name, cls, kwargs):
         assert tuple(value.shape) == (64,)
     y = to_np(layer(x)).reshape(64, -1)
     distinct = {row.tobytes() for row in y}
+    if name in CROPS:  # each image its own box; a 6x6 image has few boxes, so they repeat
+        boxes = {tuple(int(to_np(t[k])[i]) for k in sorted(t)) for i in range(64)}
+        crops = {row.tobytes() for row in to_np(layer.transform_images(x, t)).reshape(64, -1)}
+        assert len(crops) == len(boxes) >= 6 and len(distinct) >= 6
+        return
     # brightness/contrast: every image its own draw; flip: the 4 coin patterns
     assert len(distinct) == (4 if name == "flip" else 64)
 
 
-@pytest.mark.parametrize("name,cls,kwargs", RANDOM_CONTRACT, ids=RANDOM_IDS)
+@pytest.mark.parametrize("name,cls,kwargs", SHAPE_KEEPING, ids=[row[0] for row in SHAPE_KEEPING])
 def test_identity_at_inference(name, cls, kwargs):
     x = batch()
     np.testing.assert_array_equal(to_np(cls(**kwargs)(x, training=False)), x.astype("float32"))
@@ -255,6 +268,14 @@ def test_registered_serializable(name, cls, kwargs):
         (kerasimg.layers.Normalize, {"mean": [1.0, 2.0, 3.0], "std": [1.0, 2.0, 3.0, 4.0]}, "std"),
         (kerasimg.layers.RandomFlip, {"seed": -1}, "seed"),
         (kerasimg.layers.RandomFlip, {"data_format": "NHWC"}, "data_format"),
+        (kerasimg.layers.CenterCrop, {"height": 0, "width": 4}, "height"),
+        (kerasimg.layers.RandomCrop, {"height": 4, "width": 2.5}, "width"),
+        (kerasimg.layers.RandomCrop, {"height": 4, "width": 4, "seed": "x"}, "seed"),
+        (kerasimg.layers.RandomResizedCrop, {"height": 4, "width": 4, "scale": (0.5, 0.1)}, "scale"),
+        (kerasimg.layers.RandomResizedCrop, {"height": 4, "width": 4, "scale": (0.0, 1.0)}, "scale"),
+        (kerasimg.layers.RandomResizedCrop, {"height": 4, "width": 4, "ratio": (2.0, 1.0)}, "ratio"),
+        (kerasimg.layers.RandomResizedCrop, {"height": 4, "width": 4, "ratio": 1.0}, "ratio"),
+        (kerasimg.layers.RandomResizedCrop, {"height": 4, "width": 4, "interpolation": "area"}, "interpolation"),
     ],
 )
 def test_bad_arguments_fail_at_construction(cls, kwargs, argument):
