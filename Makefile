@@ -8,7 +8,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 # Modules whose docstring examples run as doctests (the data modules show examples on user folders).
 DOCTESTED := kerasimg/__init__.py kerasimg/layers kerasimg/export.py kerasimg/_litert.py kerasimg/demo.py kerasimg/cli.py kerasimg/data/decode.py
 
-.PHONY: venv test test-tf test-jax lint demo bench nightly clean
+.PHONY: venv test test-tf test-jax test-torch lint demo bench nightly clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,14 @@ test-tf: $(STAMP)
 # The layer tests again under the JAX backend (the layers are written with keras.ops only).
 test-jax: $(STAMP)
 	KERAS_BACKEND=jax $(BIN)/python -m pytest -q --doctest-modules kerasimg/layers tests/layers
+
+# The layer tests again under the PyTorch backend. Not part of `make test` (nor CI): the torch
+# wheel is large. TORCH names the pip requirement (on Linux, PyPI's torch pulls CUDA libraries:
+# point pip at a CPU-only wheel with PIP_INDEX_URL / PIP_FIND_LINKS where you have one).
+TORCH ?= torch==2.13.0
+test-torch: $(STAMP)
+	$(BIN)/python -m pip install -q "$(TORCH)"
+	KERAS_BACKEND=torch $(BIN)/python -m pytest -q --doctest-modules kerasimg/layers tests/layers tests/test_torch_backend.py
 
 test: lint test-tf test-jax
 
