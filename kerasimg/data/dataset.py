@@ -126,18 +126,24 @@ def from_csv(
     *,
     image_dir: str | os.PathLike | None = None,
     header: bool | None = None,
+    encoding: str = "utf-8-sig",
     **kwargs: Any,
 ) -> tf.data.Dataset | tuple[tf.data.Dataset, tf.data.Dataset]:
     """A dataset from a CSV of ``image_name,label`` rows (the header row is optional).
 
-    Labels are class names, or integer indices into ``class_names``. A row naming a missing
-    file is skipped (listed in ``ds.skipped``) or, with ``on_error="raise"``, a ``ValueError``
-    naming its line. With ``label_mode=None`` only the first column is read.
+    Labels are class names, or integer indices into ``class_names`` (without it, integer
+    labels are indices below ``kerasimg.data.listing.MAX_INTEGER_LABELS``). A row naming a
+    missing file is skipped (listed in ``ds.skipped``) or, with ``on_error="raise"``, a
+    ``ValueError`` naming its line. With ``label_mode=None`` only the first column is read. A
+    row with more than two columns is a ``ValueError`` naming its line (quote file names that
+    hold a comma); a file listed with two different labels gives a ``UserWarning`` naming the
+    lines. Relative names are read under ``image_dir``; absolute names are read as they are.
 
     Args:
         csv_path: the CSV file.
         image_dir: folder of relative image names. Defaults to the CSV's folder.
         header: whether the first row is a header; None (default) detects one.
+        encoding: the CSV's text encoding. Defaults to "utf-8-sig" (UTF-8, BOM or not).
         **kwargs: the keyword arguments of :func:`from_directory`.
 
     Returns:
@@ -150,7 +156,7 @@ def from_csv(
     cfg = _Config(kwargs)
     labeled = cfg.label_mode is not None
     return cfg.build(
-        lambda: _listing.list_csv(csv_path, image_dir, labeled, cfg.class_names, header)
+        lambda: _listing.list_csv(csv_path, image_dir, labeled, cfg.class_names, header, encoding)
     )
 
 

@@ -18,6 +18,7 @@ import csv
 import os
 import re
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +40,9 @@ _HEADER_WORDS = frozenset(
     "label labels class class_name classname target category".split()
 )
 _INT = re.compile(r"[+-]?\d+")
+#: Integer labels without ``class_names`` are class indices below this bound (their class
+#: names ``"0"``, ``"1"``, ... are made for every index up to the largest one).
+MAX_INTEGER_LABELS = 100_000
 
 
 @dataclass
@@ -146,7 +150,7 @@ def list_directory(
         if not labeled:
             found = _scan(root, exts, progress)
             found.sort()
-            return Listing([p for p, _ in found], problems=[r for _, r in found])
+            return Listing([p for p, _ in found], problems=[r or _name_problem(p) for p, r in found])
         folders = _subfolders(root)
         if class_names is None:
             class_names = folders
@@ -170,7 +174,7 @@ def list_directory(
         raise ValueError(f"directory={root!r}: no image files with extensions {exts} found")
     return Listing(
         [p for p, _, _ in entries], [lab for _, _, lab in entries], list(class_names),
-        [r for _, r, _ in entries],
+        [r or _name_problem(p) for p, r, _ in entries],
     )  # fmt: skip
 
 
@@ -180,26 +184,38 @@ def list_csv(
     labeled: bool = True,
     class_names: Sequence[str] | None = None,
     header: bool | None = None,
+    encoding: str = "utf-8-sig",
 ) -> Listing:
     """Lists the files of a CSV whose rows are ``image_name,label`` (or ``image_name`` alone).
+
+    A row holds exactly ``image_name,label`` (labeled) or ``image_name`` with an optional
+    ignored label (unlabeled); trailing empty cells are ignored. A row with more columns is an
+    error naming its line: quote a file name that holds a comma (``"a,b.png",cat``).
+    Relative names are read under ``image_dir``; an absolute name (``/data/x.png``) is read
+    where it is, whatever ``image_dir`` says. A file listed twice with different labels is
+    read once per row and a ``UserWarning`` names the file and the lines.
 
     Args:
         csv_path: the CSV file.
         image_dir: folder of relative image names. Defaults to the CSV's folder.
         labeled: read the second column as the label. Defaults to True.
         class_names: the class order. Labels are class names, or integer indices into
-            ``class_names``; without it, names are sorted, and integers ``0..max`` name themselves.
+            ``class_names``; without it, names are sorted, and integer labels ``0..max`` are
+            class indices naming themselves (``max`` below ``MAX_INTEGER_LABELS``; pass
+            ``class_names`` for more classes).
         header: whether the first row is a header; None (default) detects one: a first row
             whose image name is not a file and which holds a usual column name
             (``image_name``, ``filename``, ``label``, ``class`` ...).
+        encoding: the CSV's text encoding. Defaults to "utf-8-sig" (UTF-8, with or without
+            a byte-order mark).
 
     Returns:
-        A :class:`Listing` in the CSV's row order; a missing file or a directory is an entry
-        with a problem naming its CSV line.
+        A :class:`Listing` in the CSV's row order; a missing file, a directory or a file name
+        that is not valid UTF-8 is an entry with a problem naming its CSV line.
 
     Raises:
-        ValueError: missing CSV, a row without a label, an unknown class name or a bad index
-            (each names the line).
+        ValueError: missing CSV, text not in ``encoding``, a row without a label or with too
+            many columns, an unknown class name or a bad index (each names the line).
 
     Example:
 
@@ -212,24 +228,31 @@ def list_csv(
     base = os.fspath(image_dir) if image_dir is not None else os.path.dirname(csv_path)
     if not os.path.isdir(base or "."):
         raise ValueError(f"image_dir={base!r} is not an existing directory")
-    with open(csv_path, newline="", encoding="utf-8-sig") as f:
-        rows = [(i, [c.strip() for c in row]) for i, row in enumerate(csv.reader(f), 1)]
-    rows = [(i, row) for i, row in rows if any(row)]
+    rows = _read_csv(csv_path, encoding)
     if rows and (header or (header is None and _is_header(rows[0][1], base))):
         rows = rows[1:]
     if not rows:
         raise ValueError(f"csv_path={csv_path!r} has no rows")
+    want = "image_name,label" if labeled else "image_name (a label column is ignored)"
     for line, row in rows:
-        if not row[0] or (labeled and (len(row) < 2 or not row[1])):
-            want = "image_name,label" if labeled else "image_name"
-            raise ValueError(f"{csv_path}, line {line}: expected {want}, found {row!r}")
+        if not row[0] or (labeled and (len(row) < 2 or not row[1])) or len(row) > 2:
+            hint = ""
+            if len(row) > 2:
+                hint = (f": {len(row)} columns; quote a file name that holds a comma, "
+                        f'e.g. "{",".join(row[:-1])}",{row[-1]}')
+            raise ValueError(f"{csv_path}, line {line}: expected {want}, found {row!r}{hint}")
     paths = [os.path.join(base, row[0]) for _, row in rows]
     where = [f"{csv_path}, line {line}" for line, _ in rows]
     labels, names = (None, None)
     if labeled:
-        labels, names = _encode_labels([row[1] for _, row in rows], class_names, where)
+        values = [row[1] for _, row in rows]
+        labels, names = _encode_labels(values, class_names, where)
+        _warn_conflicts(csv_path, paths, values, [line for line, _ in rows])
     with _Progress(f"Checking files of {csv_path}") as progress:
-        problems = [_problem(p, w, progress) for p, w in zip(paths, where, strict=True)]
+        problems = [
+            _name_problem(p, w) or _problem(p, w, progress)
+            for p, w in zip(paths, where, strict=True)
+        ]
     return Listing(paths, labels, names, problems)
 
 
@@ -259,7 +282,7 @@ def list_files(
     """
     if isinstance(paths, (str, bytes, os.PathLike)) or not len(paths):
         raise ValueError(f"paths must be a non-empty sequence of file paths, received {paths!r}")
-    paths = [os.fspath(p) for p in paths]
+    paths = [os.fsdecode(p) for p in paths]
     names = None
     if labels is not None:
         if isinstance(labels, (str, bytes)) or len(labels) != len(paths):
@@ -269,7 +292,7 @@ def list_files(
         where = [f"labels[{i}]" for i in range(len(paths))]
         labels, names = _encode_labels([str(v).strip() for v in labels], class_names, where)
     with _Progress("Checking files") as progress:
-        problems = [_problem(p, None, progress) for p in paths]
+        problems = [_name_problem(p) or _problem(p, None, progress) for p in paths]
     return Listing(paths, labels, names, problems)
 
 
@@ -323,11 +346,23 @@ def _is_header(row: list[str], base: str) -> bool:
 def _encode_labels(
     values: list[str], class_names: Sequence[str] | None, where: list[str]
 ) -> tuple[list[int], list[str]]:
-    """Integer labels and the class names, from class names or integer indices."""
+    """Integer labels and the class names, from class names or integer indices.
+
+    Costs memory by the number of rows and distinct labels: an integer index is checked
+    against ``class_names`` (or ``MAX_INTEGER_LABELS``) before any list of names is made.
+    """
     if class_names is not None:
         names = [str(c) for c in class_names]
     elif all(_INT.fullmatch(v) for v in values):
-        names = [str(i) for i in range(max(int(v) for v in values) + 1)]
+        indices = [int(v) for v in values]
+        for value, index, loc in zip(values, indices, where, strict=True):
+            if not 0 <= index < MAX_INTEGER_LABELS:
+                raise ValueError(
+                    f"{loc}: label {value!r} is not a class index in "
+                    f"0..{MAX_INTEGER_LABELS - 1:,} (the bound for integer labels without "
+                    "class_names); pass class_names (one name per index) for more classes"
+                )
+        names = [str(i) for i in range(max(indices) + 1)]
     else:
         names = sorted(set(values))
     index = {name: i for i, name in enumerate(names)}
@@ -338,8 +373,68 @@ def _encode_labels(
         elif _INT.fullmatch(value) and 0 <= int(value) < len(names):
             labels.append(int(value))
         else:
-            raise ValueError(f"{loc}: label {value!r} is neither a class name nor an index of {names!r}")
+            shown = names if len(names) <= 20 else [*names[:20], f"... {len(names)} classes"]
+            raise ValueError(f"{loc}: label {value!r} is neither a class name nor an index of {shown!r}")
     return labels, names
+
+
+def _read_csv(csv_path: str, encoding: str) -> list[tuple[int, list[str]]]:
+    """``(line, cells)`` of the non-empty rows; trailing empty cells dropped."""
+    rows = []
+    try:
+        with open(csv_path, newline="", encoding=encoding) as f:
+            for line, row in enumerate(csv.reader(f), 1):
+                cells = [c.strip() for c in row]
+                while cells and not cells[-1]:
+                    cells.pop()
+                if cells:
+                    rows.append((line, cells))
+    except UnicodeDecodeError as err:
+        line = _line_of_byte(csv_path, err.start)
+        raise ValueError(
+            f"{csv_path}, line {line}: not valid {encoding} text (byte {err.object[err.start:err.start + 1]!r}"
+            f" at offset {err.start}); pass the file's encoding, e.g. encoding='latin-1' or "
+            "'cp1252', or save the CSV as UTF-8"
+        ) from None
+    except LookupError:
+        raise ValueError(
+            f"Invalid value for argument `encoding`: expected a Python text encoding. "
+            f"Received: encoding={encoding!r}"
+        ) from None
+    return rows
+
+
+def _line_of_byte(path: str, offset: int) -> int:
+    """The 1-based line holding byte ``offset`` of the file (for decode errors)."""
+    with open(path, "rb") as f:
+        return f.read(offset).count(b"\n") + 1
+
+
+def _warn_conflicts(csv_path: str, paths: list[str], values: list[str], lines: list[int]) -> None:
+    """One ``UserWarning`` per file listed with different labels (naming its lines)."""
+    seen: dict[str, list[int]] = {}
+    for i, path in enumerate(paths):
+        seen.setdefault(os.path.normpath(path), []).append(i)
+    for path, rows in seen.items():
+        if len(rows) > 1 and len({values[i] for i in rows}) > 1:
+            found = ", ".join(f"{values[i]!r} (line {lines[i]})" for i in rows)
+            warnings.warn(
+                f"kerasimg: {csv_path}: {path} is listed with different labels: {found}; "
+                "each row is read as its own example",
+                UserWarning, stacklevel=3,
+            )  # fmt: skip
+
+
+def _name_problem(path: str, where: str | None = None) -> str | None:
+    """Why ``path`` cannot be read (a name that is not valid UTF-8: TensorFlow's file
+    names are UTF-8 strings), or None."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        raw = os.fsencode(path)
+        suffix = f" ({where})" if where else ""
+        return f"file name is not valid UTF-8: {raw!r}{suffix}"
+    return None
 
 
 def _problem(path: str, where: str | None, progress: _Progress) -> str | None:

@@ -185,6 +185,88 @@ def test_csv_unlabeled_and_forced_header(tmp_path: Path) -> None:
         listing.list_csv(tmp_path / "missing.csv")
 
 
+def test_csv_huge_integer_label_is_refused_cheaply(tmp_path: Path) -> None:
+    """Regression: ``0.png,50000000`` made 50 million class names (over 6 GiB)."""
+    import tracemalloc
+
+    touch(tmp_path, "0.png", "1.png")
+    csv_path = write_csv(tmp_path / "l.csv", "0.png,1\n1.png,50000000\n")
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=r"l\.csv, line 2: label '50000000' is not a class index in 0\.\.99,999"):
+            listing.list_csv(csv_path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 10 * 2**20
+    with pytest.raises(ValueError, match="line 2: label '50000000' is neither"):
+        listing.list_csv(csv_path, class_names=["a", "b"])
+
+
+def test_csv_row_with_an_unquoted_comma_is_an_error_naming_the_line(tmp_path: Path) -> None:
+    """Regression: ``with,comma.png,cat`` made a class 'comma.png' and skipped a file 'with'."""
+    touch(tmp_path, "a.png", "with,comma.png")
+    csv_path = write_csv(tmp_path / "l.csv", "a.png,dog\nwith,comma.png,cat\n")
+    with pytest.raises(ValueError, match=r'line 2: expected image_name,label, .*3 columns; quote.*"with,comma.png",cat'):
+        listing.list_csv(csv_path)
+    with pytest.raises(ValueError, match="line 2: expected image_name"):
+        listing.list_csv(csv_path, labeled=False)
+    quoted = write_csv(tmp_path / "q.csv", 'a.png,dog,\n"with,comma.png",cat\n')  # trailing empty cell ok
+    got = listing.list_csv(quoted)
+    assert got.class_names == ["cat", "dog"] and got.problems == [None, None]
+    assert got.paths[1] == str(tmp_path / "with,comma.png")
+
+
+def test_csv_conflicting_duplicate_rows_warn_with_lines(tmp_path: Path) -> None:
+    touch(tmp_path, "a.png", "b.png")
+    csv_path = write_csv(tmp_path / "l.csv", "a.png,cat\nb.png,cat\nb.png,cat\n./a.png,dog\n")
+    with pytest.warns(UserWarning, match=r"a\.png is listed with different labels: 'cat' \(line 1\), 'dog' \(line 4\)") as caught:
+        got = listing.list_csv(csv_path)
+    assert len(caught) == 1  # b.png twice with one label is not a conflict
+    assert len(got) == 4 and got.labels == [0, 0, 0, 1]
+
+
+def test_csv_absolute_paths_are_read_where_they_are(tmp_path: Path) -> None:
+    """Decided: relative names are under image_dir; absolute names are read as they are."""
+    (outside,) = touch(tmp_path, "elsewhere/x.png")
+    touch(tmp_path, "img/a.png")
+    csv_path = write_csv(tmp_path / "l.csv", f"a.png,cat\n{outside},dog\n")
+    got = listing.list_csv(csv_path, image_dir=tmp_path / "img")
+    assert got.paths == [str(tmp_path / "img" / "a.png"), str(outside)]
+    assert got.problems == [None, None]
+
+
+def test_csv_in_latin1_names_the_line_and_the_encoding(tmp_path: Path) -> None:
+    touch(tmp_path, "a.png", "caf\u00e9.png")
+    csv_path = tmp_path / "l.csv"
+    csv_path.write_bytes("a.png,cat\ncaf\u00e9.png,dog\n".encode("latin-1"))
+    with pytest.raises(ValueError, match=r"l\.csv, line 2: not valid utf-8-sig text .*encoding='latin-1'"):
+        listing.list_csv(csv_path)
+    got = listing.list_csv(csv_path, encoding="latin-1")
+    assert got.paths[1] == str(tmp_path / "caf\u00e9.png") and got.problems == [None, None]
+    with pytest.raises(ValueError, match="encoding='klingon'"):
+        listing.list_csv(csv_path, encoding="klingon")
+
+
+@pytest.mark.skipif(sys.platform == "darwin", reason="macOS file systems refuse non-UTF-8 names")
+def test_non_utf8_file_names_are_problems_not_failures(tmp_path: Path) -> None:
+    """Regression: one non-UTF-8 name failed the whole dataset ("Error converting unicode string")."""
+    touch(tmp_path, "cats/a.png", "dogs/b.png")
+    raw = os.fsencode(tmp_path / "cats") + b"/caf\xe9.png"
+    with open(raw, "wb") as f:
+        f.write(b"x")
+    os.mkdir(os.fsencode(tmp_path) + b"/\xff")  # a non-UTF-8 class name
+    with open(os.fsencode(tmp_path) + b"/\xff/c.png", "wb") as f:
+        f.write(b"x")
+    got = listing.list_directory(tmp_path)
+    problems = {os.fsencode(p): r for p, r in zip(got.paths, got.problems, strict=True) if r}
+    assert set(problems) == {raw, os.fsencode(tmp_path) + b"/\xff/c.png"}
+    assert problems[raw] == f"file name is not valid UTF-8: {raw!r}"
+    files = listing.list_files([raw, tmp_path / "dogs" / "b.png"])
+    assert files.problems == [f"file name is not valid UTF-8: {raw!r}", None]
+    assert isinstance(files.paths[0], str)
+
+
 # ---------------------------------------------------------------------- lists
 
 
