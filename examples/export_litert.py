@@ -11,7 +11,7 @@
 
 Run: python examples/export_litert.py [--out DIR] [--epochs N]
 (about 40 s on 2 CPU cores with the default 8 epochs). It prints the file size, the max |Δ|
-between LiteRT and Keras and both accuracies.
+between LiteRT and Keras, how many predictions agree and both accuracies.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"LiteRT file: {path.name}, {path.stat().st_size} bytes")
 
     run = litert_runner(path)
-    deltas, right_litert, right_keras, count = [], 0, 0, 0
+    deltas, right_litert, right_keras, same, count = [], 0, 0, 0, 0
     for images, labels in val:  # held out: never trained on
         images, labels = images.numpy(), labels.numpy()
         got = run(images=images)["outputs"]
@@ -71,9 +71,11 @@ def main(argv: list[str] | None = None) -> None:
         deltas.append(np.abs(got - want).max())
         right_litert += int((got.argmax(-1) == labels).sum())
         right_keras += int((want.argmax(-1) == labels).sum())
+        same += int((got.argmax(-1) == want.argmax(-1)).sum())
         count += len(labels)
     print(f"validation images: {count}")
     print(f"max |LiteRT - Keras|: {max(deltas):.3g}")
+    print(f"same prediction: {same}/{count}")
     print(f"accuracy: LiteRT {right_litert / count:.4f}, Keras {right_keras / count:.4f}")
 
 

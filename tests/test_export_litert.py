@@ -211,3 +211,4 @@ def test_example_trains_exports_and_matches(tmp_path):
     assert lines["LiteRT file"].startswith("digits.tflite, ")
     assert lines["validation images"] == "359"
     assert float(lines["max |LiteRT - Keras|"]) <= PARITY_ATOL
+    assert lines["same prediction"] == "359/359"
