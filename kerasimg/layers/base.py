@@ -16,12 +16,15 @@ preprocessing layers use (the one private Keras import of the package lives here
 from __future__ import annotations
 
 import contextlib
+import numbers
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 import keras
 import numpy as np
 from keras.src.utils import backend_utils
+
+from kerasimg.layers._fast import native_tf
 
 _CHANNELS = (1, 3, 4)
 
@@ -31,12 +34,62 @@ def _invalid(name: str, value: Any, expected: str) -> ValueError:
     return ValueError(f"Invalid value for argument `{name}`: expected {expected}. Received: {name}={value!r}")
 
 
+def as_real(value: Any) -> float | None:
+    """``value`` as a float when it is a real number (Python or NumPy, any width), else None.
+
+    Booleans and strings are not numbers here: ``"1"`` and ``True`` give None.
+    """
+    if isinstance(value, (bool, np.bool_, str, bytes)):
+        return None
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf":
+        return float(value)
+    return None
+
+
+def as_real_pair(value: Any) -> tuple[float, float] | None:
+    """``value`` as ``(float, float)`` when it is a sequence of two real numbers, else None.
+
+    A string is not a sequence of numbers: ``"01"`` gives None, not ``(0.0, 1.0)``.
+    """
+    if isinstance(value, (str, bytes)) or as_real(value) is not None:
+        return None
+    try:
+        items = list(value)
+    except TypeError:
+        return None
+    pair = tuple(as_real(item) for item in items)
+    if len(pair) != 2 or None in pair:
+        return None
+    return pair  # type: ignore[return-value]
+
+
+def plain(value: Any) -> Any:
+    """A JSON-safe copy of a validated argument for ``get_config``: NumPy scalars become Python
+    numbers, NumPy arrays lists; lists and tuples keep their type."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (list, tuple)):
+        return type(value)(plain(item) for item in value)
+    return value
+
+
+def check_size(name: str, value: Any) -> int:
+    """A positive integer of any integral type (``int``, ``np.int64``...) as an ``int``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value <= 0:
+        raise _invalid(name, value, "a positive integer")
+    return int(value)
+
+
 def check_value_range(value_range: Any, name: str = "value_range") -> tuple[float, float]:
     """Validate a ``(low, high)`` pair with ``low < high`` and return it as floats."""
-    try:
-        low, high = (float(v) for v in value_range)
-    except (TypeError, ValueError):
-        raise _invalid(name, value_range, "a pair (low, high) of numbers") from None
+    pair = as_real_pair(value_range)
+    if pair is None:
+        raise _invalid(name, value_range, "a pair (low, high) of numbers")
+    low, high = pair
     if not (np.isfinite(low) and np.isfinite(high) and low < high):
         raise _invalid(name, value_range, "a pair (low, high) of finite numbers with low < high")
     return low, high
@@ -66,6 +119,12 @@ class BaseImageLayer(keras.layers.Layer):
     seed)`` (random layers) and ``_transform(images, transformation)`` (on a
     rank-4 batch in the layer's ``data_format``), and list their constructor
     arguments in ``get_config``.
+
+    Images of zero height or width are refused with a ``ValueError`` by every layer, in
+    training and inference alike (an empty batch, ``B = 0``, passes through). Masks: like
+    Keras' image preprocessing layers, the layers do not propagate a Keras mask
+    (``supports_masking`` is False) — except ``Normalize``, elementwise like
+    ``keras.layers.Normalization``, which passes it through unchanged.
 
     Args:
         data_format: ``"channels_last"`` (``[B, H, W, C]``), ``"channels_first"``
@@ -138,7 +197,8 @@ class BaseImageLayer(keras.layers.Layer):
     # ------------------------------------------------------------------ helpers
     @property
     def _channel_axis(self) -> int:
-        return -1 if self.data_format == "channels_last" else 1
+        """The channel axis of an image (rank 3) and of a batch (rank 4) alike."""
+        return -1 if self.data_format == "channels_last" else -3
 
     @property
     def _spatial_axes(self) -> tuple[int, int]:
@@ -226,6 +286,7 @@ class BaseImageLayer(keras.layers.Layer):
                 f"{type(self).__name__} expects an image of rank 3 or a batch of rank 4; "
                 f"received shape {tuple(images.shape)}"
             )
+        images = self._check_not_empty(images)
         if self.random and (not training or transformation is None):
             return self._to_compute(images)
         if rank == 3:
@@ -275,6 +336,31 @@ class BaseImageLayer(keras.layers.Layer):
                 f"{type(self).__name__} expects 1, 3 or 4 channels on axis {self._channel_axis} "
                 f"({self.data_format}); received shape {tuple(images.shape)}"
             )
+
+    def _check_not_empty(self, images: Any) -> Any:
+        """Refuse images of zero height or width, in every mode, whatever the random draw.
+
+        A known size is checked at once (``ValueError``). A size unknown while tracing a
+        TensorFlow graph (``tf.data``, a ``tf.function`` over ``None`` dimensions) gets a
+        runtime assertion with the same message; under XLA sizes are always known.
+        """
+        rank = len(images.shape)
+        axes = (rank - 3, rank - 2) if self.data_format == "channels_last" else (rank - 2, rank - 1)
+        sizes = [images.shape[axis] for axis in axes]
+        message = (
+            f"{type(self).__name__} received an empty image: height and width must be at "
+            f"least 1 ({self.data_format}); received shape {tuple(images.shape)}"
+        )
+        if any(size == 0 for size in sizes):
+            raise ValueError(message)
+        if None in sizes and native_tf(self.backend):
+            import tensorflow as tf
+
+            shape = tf.shape(images)
+            check = tf.debugging.assert_positive(tf.gather(shape, list(axes)), message=message)
+            with tf.control_dependencies([check]):
+                images = tf.identity(images)
+        return images
 
     def get_config(self) -> dict:
         config = super().get_config()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Iterable
 from typing import Any
 
@@ -9,7 +10,7 @@ import keras
 import numpy as np
 
 from kerasimg.layers._fast import per_channel
-from kerasimg.layers.base import BaseImageLayer, _invalid, check_value_range
+from kerasimg.layers.base import BaseImageLayer, _invalid, as_real, check_value_range, plain
 
 _EPSILON = 1e-7
 
@@ -17,8 +18,17 @@ _EPSILON = 1e-7
 def _as_stats(name: str, value: Any, positive: bool) -> list[float] | None:
     if value is None:
         return None
-    array = np.asarray(value, dtype="float64").reshape(-1) if np.ndim(value) <= 1 else None
-    if array is None or array.size not in (1, 3, 4) or not np.all(np.isfinite(array)):
+    single = as_real(value)
+    values: list[float | None] | None = [single] if single is not None else None
+    if values is None and not isinstance(value, (str, bytes)):
+        try:
+            values = [as_real(item) for item in value]
+        except TypeError:
+            values = None
+    if values is None or None in values or len(values) not in (1, 3, 4):
+        raise _invalid(name, value, "a finite number or a list of 1, 3 or 4 finite numbers (one per channel)")
+    array = np.array(values, dtype="float64")
+    if not np.all(np.isfinite(array)):
         raise _invalid(name, value, "a finite number or a list of 1, 3 or 4 finite numbers (one per channel)")
     if positive and np.any(array <= 0):
         raise _invalid(name, value, "values > 0 (a standard deviation of 0 would divide by zero)")
@@ -36,6 +46,12 @@ class Normalize(BaseImageLayer):
     (Chan et al.'s parallel update, in float64) and stores them in the layer's
     config, so a saved model keeps them. Adapt before compiling a model that uses
     the layer: the statistics are constants of the traced computation.
+
+    ``adapt`` builds the layer (``built`` is True after it); on a layer already built
+    for ``C`` channels, data with another channel count is refused in ``adapt``, not at
+    the next call. Data with NaN or infinite values is refused (``ValueError``) and the
+    layer is left as it was. Like ``keras.layers.Normalization`` the layer is elementwise
+    and passes a Keras mask through (``supports_masking`` is True).
 
     Args:
         mean: a number or one number per channel, or ``None`` (default).
@@ -74,8 +90,10 @@ class Normalize(BaseImageLayer):
             raise _invalid("std", std, f"as many values as mean ({len(mean_)}), or one")
         low, high = check_value_range(value_range)
         super().__init__(data_format=data_format, **kwargs)
-        self.mean, self.std, self.value_range = mean_, std_, value_range
+        self.mean, self.std, self.value_range = mean_, std_, plain(value_range)
         self._low, self._high = low, high
+        self._input_channels: int | None = None
+        self.supports_masking = True  # elementwise, as keras.layers.Normalization
 
     def _stats(self) -> tuple[np.ndarray, np.ndarray]:
         if self.mean is None and self.std is None:
@@ -84,8 +102,15 @@ class Normalize(BaseImageLayer):
         std = np.array(self.std if self.std is not None else [1.0])
         return mean, std
 
+    def _channels_of(self, input_shape: tuple | None) -> int | None:
+        """The channel count of an image or batch shape (None when unknown or of another rank)."""
+        if input_shape is None or len(input_shape) not in (3, 4):
+            return None
+        channels = input_shape[self._channel_axis]
+        return None if channels is None else int(channels)
+
     def _check_stats(self, input_shape: tuple | None) -> None:
-        channels = None if input_shape is None else input_shape[self._channel_axis]
+        channels = self._channels_of(input_shape)
         for name, values in (("mean", self.mean), ("std", self.std)):
             if channels is not None and values is not None and len(values) not in (1, channels):
                 raise _invalid(
@@ -94,7 +119,11 @@ class Normalize(BaseImageLayer):
 
     def build(self, input_shape: tuple | None) -> None:
         self._check_stats(input_shape)
+        self._input_channels = self._channels_of(input_shape)
         super().build(input_shape)
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        return mask
 
     def _transform(self, images: Any, transformation: Any) -> Any:
         self._check_channels(images)
@@ -128,7 +157,7 @@ class Normalize(BaseImageLayer):
         >>> layer.mean, layer.std
         ([1.0], [1.0])
         """
-        if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps <= 0):
+        if steps is not None and (isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps <= 0):
             raise _invalid("steps", steps, "a positive integer or None")
         count, mean, m2 = 0, None, None
         for i, batch in enumerate(_batches(data)):
@@ -141,6 +170,16 @@ class Normalize(BaseImageLayer):
                 raise _invalid("data", f"<batch of shape {x.shape}>", "images of rank 3 or 4")
             if self.data_format == "channels_first":
                 x = np.moveaxis(x, 1, -1)
+            if self._input_channels is not None and x.shape[-1] != self._input_channels:
+                raise _invalid(
+                    "data", f"<batch of shape {batch.shape}>",
+                    f"{self._input_channels} channels, as the layer was built for ({self.data_format})",
+                )
+            if not np.all(np.isfinite(x)):
+                raise _invalid(
+                    "data", f"<batch {i} with {int(np.sum(~np.isfinite(x)))} NaN or infinite values>",
+                    "finite values (NaN or inf would make the mean and std NaN)",
+                )
             x = x.reshape(-1, x.shape[-1])
             n = x.shape[0]
             if n == 0:
@@ -159,8 +198,15 @@ class Normalize(BaseImageLayer):
             count = total
         if mean is None:
             raise _invalid("data", data, "at least one image")
+        std = np.sqrt(np.maximum(m2 / count, _EPSILON**2))
+        if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(std))):
+            raise _invalid("data", f"<mean {mean.tolist()}, std {std.tolist()}>", "values whose mean and std fit in float64")
         self.mean = mean.tolist()
-        self.std = np.sqrt(np.maximum(m2 / count, _EPSILON**2)).tolist()
+        self.std = std.tolist()
+        if not self.built:
+            channels = len(self.mean)
+            shape = (None, None, None, channels) if self.data_format == "channels_last" else (None, channels, None, None)
+            self.build(shape)
 
     def get_config(self) -> dict:
         config = super().get_config()

@@ -6,26 +6,28 @@ from typing import Any
 
 import keras
 
-from kerasimg.layers.base import BaseImageLayer, _invalid, check_value_range
+from kerasimg.layers.base import (
+    BaseImageLayer,
+    _invalid,
+    as_real,
+    as_real_pair,
+    check_value_range,
+    plain,
+)
 
 
 def _brightness_range(factor: Any, name: str = "factor") -> tuple[float, float]:
-    """A float ``f`` in [0, 1] means ``(-f, f)``; a pair ``(lo, hi)`` needs ``-1 <= lo <= hi <= 1``."""
+    """A real ``f`` in [0, 1] means ``(-f, f)``; a pair ``(lo, hi)`` needs ``-1 <= lo <= hi <= 1``."""
     expected = "a float in [0, 1] or a pair (lo, hi) with -1 <= lo <= hi <= 1"
-    if isinstance(factor, bool):
+    single = as_real(factor)
+    if single is not None:
+        if not 0.0 <= single <= 1.0:
+            raise _invalid(name, factor, expected)
+        return -single, single
+    pair = as_real_pair(factor)
+    if pair is None or not -1.0 <= pair[0] <= pair[1] <= 1.0:
         raise _invalid(name, factor, expected)
-    if isinstance(factor, (int, float)):
-        lo, hi = -float(factor), float(factor)
-        if not 0.0 <= factor <= 1.0:
-            raise _invalid(name, factor, expected)
-    else:
-        try:
-            lo, hi = (float(v) for v in factor)
-        except (TypeError, ValueError):
-            raise _invalid(name, factor, expected) from None
-        if not -1.0 <= lo <= hi <= 1.0:
-            raise _invalid(name, factor, expected)
-    return lo, hi
+    return pair
 
 
 @keras.saving.register_keras_serializable(package="kerasimg")
@@ -71,8 +73,8 @@ class RandomBrightness(BaseImageLayer):
         self._factor = _brightness_range(factor)
         self._value_range = check_value_range(value_range)
         super().__init__(data_format=data_format, seed=seed, **kwargs)
-        self.factor = factor
-        self.value_range = value_range
+        self.factor = plain(factor)
+        self.value_range = plain(value_range)
 
     def _draw(self, batch_size: Any, seed: Any) -> dict:
         lo, hi = self._factor

@@ -7,21 +7,24 @@ from typing import Any
 import keras
 
 from kerasimg.layers._fast import per_channel, spatial_mean
-from kerasimg.layers.base import BaseImageLayer, _invalid, check_value_range
+from kerasimg.layers.base import (
+    BaseImageLayer,
+    _invalid,
+    as_real,
+    as_real_pair,
+    check_value_range,
+    plain,
+)
 
 
 def _contrast_range(factor: Any) -> tuple[float, float]:
     """``f`` -> ``(1 - f, 1 + f)``; ``(lower, upper)`` -> ``(1 - lower, 1 + upper)``, each in [0, 1]."""
     expected = "a float in [0, 1] or a pair (lower, upper) of floats in [0, 1]"
-    if isinstance(factor, bool):
+    single = as_real(factor)
+    pair = (single, single) if single is not None else as_real_pair(factor)
+    if pair is None or not (0.0 <= pair[0] <= 1.0 and 0.0 <= pair[1] <= 1.0):
         raise _invalid("factor", factor, expected)
-    try:
-        lower, upper = (float(factor),) * 2 if isinstance(factor, (int, float)) else map(float, factor)
-    except (TypeError, ValueError):
-        raise _invalid("factor", factor, expected) from None
-    if not (0.0 <= lower <= 1.0 and 0.0 <= upper <= 1.0):
-        raise _invalid("factor", factor, expected)
-    return 1.0 - lower, 1.0 + upper
+    return 1.0 - pair[0], 1.0 + pair[1]
 
 
 def _add(x: Any, y: Any) -> Any:
@@ -71,8 +74,8 @@ class RandomContrast(BaseImageLayer):
         self._range = _contrast_range(factor)
         self._value_range = check_value_range(value_range)
         super().__init__(data_format=data_format, seed=seed, **kwargs)
-        self.factor = factor
-        self.value_range = value_range
+        self.factor = plain(factor)
+        self.value_range = plain(value_range)
 
     def _draw(self, batch_size: Any, seed: Any) -> dict:
         return {"contrast": self._uniform((batch_size,), *self._range, seed=seed)}
