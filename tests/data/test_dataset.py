@@ -278,11 +278,49 @@ def test_file_cache_is_reused_by_a_new_dataset(tmp_path: Path) -> None:
     ds = kd.from_files(paths, image_size=SIZE, batch_size=4, seed=1, cache=prefix, label_mode=None)
     first = sorted(t for t, _ in epoch_tags(ds))
     assert any(f.name.startswith("train.") for f in prefix.parent.iterdir())
-    for path in paths:
-        path.write_bytes(b"")  # the source is now unreadable as an image
+    for path in paths:  # unreadable as an image now, but with the same size and mtime
+        st = path.stat()
+        path.write_bytes(b"\0" * st.st_size)
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
     again = kd.from_files(paths, image_size=SIZE, batch_size=4, seed=1, cache=prefix, label_mode=None)
     assert sorted(t for t, _ in epoch_tags(again)) == first == list(range(12))
     assert again.skipped == []
+
+
+def test_file_cache_is_keyed_by_file_identity(tmp_path: Path) -> None:
+    """Regression: a file replaced in place was served stale (old pixels) from cache=path."""
+    paths = make_tagged(tmp_path / "c", 4)
+    kwargs = dict(image_size=SIZE, batch_size=4, shuffle=False, cache=tmp_path / "k", label_mode=None)
+    assert next(iter(kd.from_files(paths, **kwargs))).numpy()[0].min() == 0
+    Image.fromarray(np.full((20, 20, 3), 255, np.uint8)).save(paths[0])  # replaced in place
+    images = next(iter(kd.from_files(paths, **kwargs))).numpy()
+    assert images[0].min() == 255 and [tag_of(im)[0] for im in images[1:]] == [1, 2, 3]
+
+
+def test_file_cache_left_unfinished_by_a_killed_run_is_rebuilt(tmp_path: Path) -> None:
+    """Regression: a run killed while filling cache=path left TF's lockfile, and every later
+    run failed with AlreadyExistsError."""
+    import fcntl
+
+    paths = make_tagged(tmp_path / "c", 6)
+    kwargs = dict(image_size=SIZE, batch_size=3, seed=1, label_mode=None)
+    epoch_tags(kd.from_files(paths, cache=tmp_path / "a", **kwargs))  # learn the cache key
+    (index,) = tmp_path.glob("a.*.index")
+    key = index.name[len("a.") : -len(".index")]
+    for name in ("b", "c"):  # what a killed run leaves: TF's lockfile and a partial shard
+        (tmp_path / f"{name}.{key}_0.lockfile").write_text("Created at: 0")
+        (tmp_path / f"{name}.{key}_0.data-00000-of-00001.tempstate1").write_bytes(b"partial")
+    with pytest.warns(UserWarning, match=r"cache=.*b\..* was left unfinished .* removed 2 leftover"):
+        ds = kd.from_files(paths, cache=tmp_path / "b", **kwargs)
+    assert sorted(t for t, _ in epoch_tags(ds)) == list(range(6))
+    assert (tmp_path / f"b.{key}.index").exists() and not list(tmp_path.glob("b.*lockfile"))
+    # a cache another live process is filling (it holds the lock) is left alone
+    with open(tmp_path / f"c.{key}.kerasimg-lock", "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        ds = kd.from_files(paths, cache=tmp_path / "c", **kwargs)
+        assert (tmp_path / f"c.{key}_0.lockfile").exists()
+        with pytest.raises(tf.errors.AlreadyExistsError):
+            epoch_tags(ds)
 
 
 def test_input_context_shards_files_and_per_replica_batch(tagged) -> None:
@@ -368,3 +406,17 @@ def test_raise_mode_has_known_cardinality(tagged) -> None:
     ds = kd.from_directory(tagged[0], image_size=SIZE, batch_size=8, on_error="raise", seed=1)
     assert int(ds.cardinality()) == 5
 
+
+
+@pytest.mark.skipif(sys.platform == "darwin", reason="macOS file systems refuse non-UTF-8 names")
+def test_non_utf8_file_name_is_skipped_and_named(tmp_path: Path) -> None:
+    """Regression: one non-UTF-8 file name failed the whole dataset with "Error converting
+    unicode string" and no file named."""
+    make_tagged(tmp_path, 4)
+    raw = os.fsencode(tmp_path / "ants") + b"/caf\xe9.png"
+    with open(raw, "wb") as f:
+        f.write((tmp_path / "ants" / "img_000.png").read_bytes())
+    with pytest.warns(kd.SkippedFileWarning, match=r"caf.*file name is not valid UTF-8: b'.*caf\\xe9\.png'"):
+        ds = kd.from_directory(tmp_path, image_size=SIZE, shuffle=False)
+    assert sorted(t for t, _ in epoch_tags(ds)) == [0, 1, 2, 3]
+    assert [os.fsencode(p) for p, _ in ds.skipped] == [raw]
