@@ -184,8 +184,9 @@ class Normalize(BaseImageLayer):
             n = x.shape[0]
             if n == 0:
                 continue
-            batch_mean = x.mean(axis=0)
-            batch_m2 = ((x - batch_mean) ** 2).sum(axis=0)
+            with np.errstate(over="ignore", invalid="ignore"):  # overflow: refused below
+                batch_mean = x.mean(axis=0)
+                batch_m2 = ((x - batch_mean) ** 2).sum(axis=0)
             if mean is None:
                 count, mean, m2 = n, batch_mean, batch_m2
                 continue
@@ -193,8 +194,9 @@ class Normalize(BaseImageLayer):
                 raise _invalid("data", f"<batch with {batch_mean.size} channels>", f"{mean.size} channels")
             delta = batch_mean - mean
             total = count + n
-            mean = mean + delta * (n / total)
-            m2 = m2 + batch_m2 + delta**2 * (count * n / total)
+            with np.errstate(over="ignore", invalid="ignore"):
+                mean = mean + delta * (n / total)
+                m2 = m2 + batch_m2 + delta**2 * (count * n / total)
             count = total
         if mean is None:
             raise _invalid("data", data, "at least one image")
