@@ -3,9 +3,40 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
+
+
+def check_output(out: str | os.PathLike) -> Path:
+    """``out`` as a Path, once it is known that a PNG can be written there (before any image
+    is read): not a directory, its folder exists or can be created, and a file can be made in
+    it. Raises ValueError (``kerasimg: --out ...``) otherwise.
+
+    Example:
+
+    >>> check_output("sheets/grid.png")  # doctest: +SKIP
+    PosixPath('sheets/grid.png')
+    """
+    out = Path(out)
+    where = f"kerasimg: --out {out}"
+    if out.is_dir():
+        raise ValueError(f"{where}: is a directory; expected the path of a PNG file to write")
+    ancestor = out.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if ancestor.exists() and not ancestor.is_dir():
+        raise ValueError(f"{where}: {ancestor} is a file, not a folder")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out.parent, prefix=".kerasimg-", suffix=".tmp"):
+            pass
+        if out.exists() and not os.access(out, os.W_OK):
+            raise PermissionError(13, "Permission denied")
+    except OSError as err:
+        raise ValueError(f"{where}: cannot write there ({err.strerror or err})") from None
+    return out
 
 
 def contact_sheet(
@@ -24,6 +55,9 @@ def contact_sheet(
     bad files are passed over. Copy ``j`` of row ``i`` uses the stateless seed
     ``(seed, i * copies + j)``, so the sheet is reproducible.
 
+    Raises:
+        ValueError: no decodable image, or ``out`` cannot be written (see :func:`check_output`).
+
     Returns:
         The path of the PNG written: ``(rows * (tile + 16))`` high and
         ``((copies + 1) * tile)`` wide, in RGB.
@@ -31,6 +65,8 @@ def contact_sheet(
     from PIL import Image, ImageDraw
 
     from kerasimg.data import ImageDecoder
+
+    check_output(out)
     from kerasimg.data.listing import list_directory
     from kerasimg.layers import apply_layers
 
@@ -65,6 +101,9 @@ def contact_sheet(
         for j, pixels in enumerate(tiles):
             sheet.paste(Image.fromarray(pixels), (j * tile, top + label_h))
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    sheet.save(out, format="PNG")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        sheet.save(out, format="PNG")
+    except OSError as err:
+        raise ValueError(f"kerasimg: --out {out}: cannot write there ({err.strerror or err})") from None
     return out

@@ -107,10 +107,10 @@ def print_report(report: dict[str, Any]) -> None:
     from rich.table import Table
 
     console = Console()
-    console.print(f"[bold]{report['directory']}[/]: {report['files']} files, {len(report['bad'])} bad")
+    console.print(f"[bold]{_printable(report['directory'])}[/]: {report['files']} files, {len(report['bad'])} bad")
     table = Table("class", "files")
     for name, count in report["classes"].items():
-        table.add_row(name, str(count))
+        table.add_row(_printable(name), str(count))
     console.print(table)
     table = Table("format", "files")
     for name, count in report["formats"].items():
@@ -129,7 +129,8 @@ def print_report(report: dict[str, Any]) -> None:
         root = Path(report["directory"])
         for row in report["bad"]:
             path = Path(row["path"])
-            table.add_row(str(path.relative_to(root)) if path.is_relative_to(root) else str(path), row["reason"])
+            shown = str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+            table.add_row(_printable(shown), _printable(row["reason"]))
         console.print(table)
 
 
@@ -146,11 +147,13 @@ def bench_directory(directory: str | os.PathLike, image_size: int = 224, batch_s
     """
     import tensorflow as tf
 
-    from kerasimg.data import from_directory
+    from kerasimg.data import SkippedFileWarning, from_directory
 
     directory = Path(directory)
-    ds = from_directory(directory, image_size=(image_size, image_size), batch_size=batch_size,
-                        shuffle=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SkippedFileWarning)  # counted below, not one line each
+        ds = from_directory(directory, image_size=(image_size, image_size), batch_size=batch_size,
+                            shuffle=False)
     paths = [str(p) for p in ds.file_paths]
     if not paths:
         raise ValueError(f"kerasimg: {directory}: no images found")
@@ -166,20 +169,35 @@ def bench_directory(directory: str | os.PathLike, image_size: int = 224, batch_s
 
     def rate(dataset) -> float:
         count, start = 0, None
-        for i, element in enumerate(dataset.repeat()):
-            images = element[0] if isinstance(element, tuple) else element
-            if i == 0:
-                start = time.perf_counter()
-                continue
-            count += int(images.shape[0])
-            if i >= batches:
-                break
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SkippedFileWarning)
+            # repeat() ends (rather than spinning) when an epoch yields nothing
+            for i, element in enumerate(dataset.repeat()):
+                images = element[0] if isinstance(element, tuple) else element
+                if i == 0:
+                    start = time.perf_counter()
+                    continue
+                count += int(images.shape[0])
+                if i >= batches:
+                    break
+        if start is None:
+            raise ValueError(
+                f"kerasimg: {directory}: none of the {len(paths)} image files could be decoded; "
+                f"run `kerasimg scan {directory}` to see why"
+            )
         return count / (time.perf_counter() - start)
 
     result = {"kerasimg": rate(ds), "tf.data tutorial": rate(tutorial)}
     result["ratio"] = result["kerasimg"] / result["tf.data tutorial"]
-    print_fn(f"{len(paths)} files, {image_size}x{image_size}, batch {batch_size}, {batches} batches timed")
+    skipped = f" ({len(ds.skipped)} bad files skipped: see `kerasimg scan`)" if ds.skipped else ""
+    print_fn(f"{len(paths)} files{skipped}, {image_size}x{image_size}, batch {batch_size}, "
+             f"{batches} batches timed")
     print_fn(f"kerasimg.data.from_directory : {result['kerasimg']:8.1f} images/s")
     print_fn(f"plain tf.data (tutorial)     : {result['tf.data tutorial']:8.1f} images/s")
     print_fn(f"ratio                        : {result['ratio']:8.2f}x")
     return result
+
+
+def _printable(text: str) -> str:
+    """``text`` with the undecodable bytes of a file name (surrogate escapes) as ``\\xNN``."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")

@@ -1,8 +1,10 @@
 """The ``kerasimg`` command: scan, preview, bench, demo, data-service.
 
 Every error a user can cause (a missing or empty folder, no images, a bad
-``--augment`` spec) prints one line starting with ``kerasimg:`` and exits with
-status 2, without a traceback.
+``--augment`` spec, an ``--out`` that cannot be written, a bad option) prints one line
+starting with ``kerasimg:`` on stderr and exits with status 2, without a traceback;
+Ctrl-C prints ``kerasimg: interrupted`` and exits with status 130. Arguments are checked
+before TensorFlow is imported (each command imports ``kerasimg.data`` when it runs).
 
 Example:
 
@@ -20,10 +22,20 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 
 class UsageError(Exception):
     """An error the user caused: printed as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors as one ``kerasimg:`` line (exit status 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        command = self.prog.partition(" ")[2]
+        where = f"{command}: " if command else ""
+        self.exit(2, f"kerasimg: {where}{message} (see {self.prog} --help)\n")
 
 
 def _directory(value: str) -> Path:
@@ -70,7 +82,7 @@ def parse_augment(spec: str) -> list:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kerasimg", description=__doc__.split("\n")[0])
+    parser = _Parser(prog="kerasimg", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     scan = sub.add_parser("scan", help="classes, counts, formats, sizes and every bad file")
@@ -107,30 +119,46 @@ def _parser() -> argparse.ArgumentParser:
     worker = roles.add_parser("worker")
     worker.add_argument("--dispatcher", required=True, help="HOST:PORT of the dispatcher")
     worker.add_argument("--port", type=int, default=0)
+    worker.add_argument("--connect-timeout", type=float, default=120.0, metavar="SECONDS",
+                        help="seconds to wait for the dispatcher to answer (default 120)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``kerasimg`` console script; returns the exit status."""
-    args = _parser().parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
+        args = _parser().parse_args(argv)
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         return _COMMANDS[args.command](args)
     except UsageError as err:
-        print(f"kerasimg: {err}", file=sys.stderr)
-        return 2
-    except (ValueError, FileNotFoundError, NotADirectoryError) as err:
+        return _fail(f"kerasimg: {err}", 2)
+    except (ValueError, OSError) as err:
         message = str(err)
-        print(message if message.startswith("kerasimg:") else f"kerasimg: {message}", file=sys.stderr)
-        return 2
+        return _fail(message if message.startswith("kerasimg:") else f"kerasimg: {message}", 2)
     except KeyboardInterrupt:
-        return 130
+        return _fail("kerasimg: interrupted", 130)
+
+
+def _fail(message: str, status: int) -> int:
+    """Prints ``message`` as one line on stderr (undecodable file-name bytes as ``\\xNN``)."""
+    line = " ".join(message.split("\n")).encode("utf-8", "surrogateescape")
+    print(line.decode("utf-8", "backslashreplace"), file=sys.stderr, flush=True)
+    return status
+
+
+def _positive(args: argparse.Namespace, *names: str) -> None:
+    for name in names:
+        value = getattr(args, name.replace("-", "_"))
+        if value <= 0:
+            raise UsageError(f"--{name} must be positive, received {value}")
 
 
 def _scan(args: argparse.Namespace) -> int:
+    directory = _directory(args.directory)
+    _positive(args, "max-pixels")
     from kerasimg._scan import scan_directory
 
-    report = scan_directory(_directory(args.directory), max_pixels=args.max_pixels)
+    report = scan_directory(directory, max_pixels=args.max_pixels)
     if report["files"] == 0:
         raise UsageError(f"{args.directory}: no image files found")
     if args.json:
@@ -143,22 +171,24 @@ def _scan(args: argparse.Namespace) -> int:
 
 
 def _preview(args: argparse.Namespace) -> int:
-    from kerasimg._preview import contact_sheet
+    directory = _directory(args.directory)
+    _positive(args, "rows", "copies", "tile")
+    from kerasimg._preview import check_output, contact_sheet
 
+    out = check_output(args.out)  # before any image is read
     layers = parse_augment(args.augment)
-    for name in ("rows", "copies", "tile"):
-        if getattr(args, name) <= 0:
-            raise UsageError(f"--{name} must be positive, received {getattr(args, name)}")
-    path = contact_sheet(_directory(args.directory), args.out, layers, seed=args.seed,
+    path = contact_sheet(directory, out, layers, seed=args.seed,
                          rows=args.rows, copies=args.copies, tile=args.tile)
     print(f"wrote {path}")
     return 0
 
 
 def _bench(args: argparse.Namespace) -> int:
+    directory = _directory(args.directory)
+    _positive(args, "image-size", "batch-size", "batches")
     from kerasimg._scan import bench_directory
 
-    bench_directory(_directory(args.directory), image_size=args.image_size,
+    bench_directory(directory, image_size=args.image_size,
                     batch_size=args.batch_size, batches=args.batches)
     return 0
 
@@ -173,12 +203,14 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _data_service(args: argparse.Namespace) -> int:
+    if args.role == "worker":
+        _positive(args, "connect-timeout")
     from kerasimg.data import service
 
     if args.role == "dispatcher":
         service.serve_dispatcher(args.port, work_dir=args.work_dir)
     else:
-        service.serve_worker(args.dispatcher, port=args.port)
+        service.serve_worker(args.dispatcher, port=args.port, connect_timeout=args.connect_timeout)
     return 0
 
 

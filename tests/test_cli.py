@@ -116,3 +116,95 @@ def test_console_script_and_module_agree():
     assert done.returncode == 0
     for command in ("scan", "preview", "bench", "demo", "data-service"):
         assert command in done.stdout
+
+
+def _one_line(err: str, fragment: str) -> None:
+    assert err.count("\n") == 1 and err.startswith("kerasimg: "), err
+    assert fragment in err and "Traceback" not in err, err
+
+
+def test_bench_on_a_folder_of_bad_files_is_one_line(tmp_path, capsys):
+    """Regression: every file bad gave a TypeError traceback."""
+    (tmp_path / "cats").mkdir()
+    (tmp_path / "cats" / "a.jpg").write_bytes(b"")
+    (tmp_path / "cats" / "b.png").write_text("not an image")
+    assert main(["bench", str(tmp_path), "--image-size", "8", "--batches", "2"]) == 2
+    _one_line(capsys.readouterr().err, "none of the 2 image files could be decoded")
+
+
+def test_preview_checks_out_before_rendering(folder, tmp_path, capsys, monkeypatch):
+    """Regression: --out at a directory, under a file or in an unwritable place gave a
+    traceback after the sheet was rendered."""
+    import kerasimg._preview
+
+    def not_now(*args, **kwargs):
+        raise AssertionError("rendered before --out was checked")
+
+    monkeypatch.setattr(kerasimg._preview, "contact_sheet", not_now)
+    (tmp_path / "file.txt").write_text("x")
+    cases = [(tmp_path, "is a directory"), (tmp_path / "file.txt" / "grid.png", "is a file, not a folder")]
+    if sys.platform.startswith("linux"):
+        cases.append((Path("/proc/kerasimg-test/grid.png"), "cannot write there"))
+    for out, fragment in cases:
+        assert main(["preview", str(folder), "--out", str(out)]) == 2
+        _one_line(capsys.readouterr().err, fragment)
+
+
+def test_ctrl_c_is_one_line_and_exit_130(folder, capsys, monkeypatch):
+    """Regression: Ctrl-C printed nothing (or a KeyboardInterrupt traceback)."""
+    import kerasimg._scan
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(kerasimg._scan, "scan_directory", interrupted)
+    assert main(["scan", str(folder)]) == 130
+    assert capsys.readouterr().err == "kerasimg: interrupted\n"
+
+
+def test_usage_errors_before_the_heavy_imports(capsys, monkeypatch):
+    """`scan` of a missing path is refused before kerasimg._scan (and TensorFlow's data
+    pipeline) is imported; argparse's errors are one kerasimg: line too."""
+    monkeypatch.delitem(sys.modules, "kerasimg._scan", raising=False)
+    assert main(["scan", "/no/such/folder"]) == 2
+    assert "kerasimg._scan" not in sys.modules
+    _one_line(capsys.readouterr().err, "/no/such/folder: no such directory")
+    assert main(["bench", ".", "--batches", "0"]) == 2
+    _one_line(capsys.readouterr().err, "--batches must be positive, received 0")
+    with pytest.raises(SystemExit) as info:
+        main(["scan"])
+    assert info.value.code == 2
+    _one_line(capsys.readouterr().err, "scan: the following arguments are required: directory")
+
+
+@pytest.mark.skipif(sys.platform == "darwin", reason="macOS file systems refuse non-UTF-8 names")
+def test_scan_lists_a_non_utf8_name_as_bad(folder, tmp_path, capsys):
+    """Regression: one non-UTF-8 file name failed `kerasimg scan` ("Error converting unicode string")."""
+    root = tmp_path / "odd"
+    (root / "cats").mkdir(parents=True)
+    (root / "cats" / "ok.png").write_bytes((folder / "cats" / "cats_0.png").read_bytes())
+    with open(os.fsencode(root / "cats") + b"/caf\xe9.png", "wb") as f:
+        f.write((folder / "cats" / "cats_0.png").read_bytes())
+    assert main(["scan", str(root), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [row["reason"] for row in report["bad"]] == [
+        "file name is not valid UTF-8: " + repr(os.fsencode(root / "cats") + b"/caf\xe9.png")
+    ]
+    from kerasimg._scan import print_report
+
+    print_report(report)  # the table (no second decode pass)
+    assert "caf\\xe9.png" in capsys.readouterr().out
+
+
+def test_worker_without_dispatcher_waits_visibly_then_fails(capsys):
+    """Regression: `data-service worker --dispatcher 127.0.0.1:1` printed nothing, forever."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    argv = ["data-service", "worker", "--dispatcher", f"127.0.0.1:{port}", "--connect-timeout", "0.6"]
+    assert main(argv) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0].startswith(f"kerasimg data-service worker: waiting for the dispatcher at grpc://127.0.0.1:{port}")
+    assert lines[-1].startswith(f"kerasimg: no tf.data service dispatcher answered at grpc://127.0.0.1:{port} within 0.6 s")

@@ -18,9 +18,15 @@ failed the client reads those files again: a client that cannot see the files re
 When a worker dies mid-epoch, tf.data service (TF 2.21) never finishes the job: the client
 would wait forever. kerasimg bounds the wait: when no element arrives for ``STALL_TIMEOUT_S``
 seconds (``START_TIMEOUT_S`` for the first element of an epoch), iteration fails with an
-error that says how many files arrived and that a worker may have died (restart the workers
-and the training: tf.data service does not recover a lost worker's share of a
-``distributed_epoch`` job). The thread blocked on the dead worker is left behind (a daemon).
+error that says how many files arrived and what stopped: the dispatcher, when it no longer
+accepts connections, else a worker (restart the workers and the training: tf.data service
+does not recover a lost worker's share of a ``distributed_epoch`` job). The thread blocked on
+the dead server is left behind (a daemon).
+
+A worker started before its dispatcher waits for it (TensorFlow's own registration would
+block forever, deaf to Ctrl-C): :func:`serve_worker` says what it waits for on stderr, every
+``10`` s, stops on SIGINT/SIGTERM at once, and gives up after ``CONNECT_TIMEOUT_S`` seconds
+with an error naming the address.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 from typing import Any
 
 import numpy as np
@@ -42,6 +49,9 @@ import tensorflow as tf
 STALL_TIMEOUT_S = 120.0
 #: Seconds allowed for the first element of an epoch (the job starts on every worker).
 START_TIMEOUT_S = 600.0
+#: Seconds :func:`serve_worker` waits for its dispatcher to accept connections.
+CONNECT_TIMEOUT_S = 120.0
+_WAIT_LOG_EVERY_S = 10.0
 _ADDRESS = re.compile(r"^(?:grpc://)?(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.\-]+):(\d{1,5})$")
 _LOOPBACK = ("127.", "localhost", "[::1]")
 _WORKER_BATCH = 16  # images per element sent by a worker
@@ -129,17 +139,105 @@ def serve_dispatcher(port: int, work_dir: str | None = None) -> None:
     _serve(server, f"dispatcher listening on {server.target}")
 
 
-def serve_worker(dispatcher_address: str, port: int = 0, host: str | None = None) -> None:
+def serve_worker(
+    dispatcher_address: str,
+    port: int = 0,
+    host: str | None = None,
+    connect_timeout: float = CONNECT_TIMEOUT_S,
+) -> None:
     """Runs a worker until SIGTERM or SIGINT, then stops it and returns.
 
-    Logs (and prints to stderr) ``kerasimg data-service worker ... serving <dispatcher>``.
+    First waits for the dispatcher to accept connections (see :func:`wait_for_dispatcher`),
+    then logs (and prints to stderr) ``kerasimg data-service worker ... serving <dispatcher>``.
+
+    Args:
+        dispatcher_address: ``HOST:PORT`` (or ``grpc://HOST:PORT``) of the dispatcher.
+        port: the port to listen on. Defaults to 0 (a free one).
+        host: the host name clients use to reach this worker (see :func:`start_worker`).
+        connect_timeout: seconds to wait for the dispatcher. Defaults to ``CONNECT_TIMEOUT_S``.
+
+    Raises:
+        TimeoutError: the dispatcher did not answer within ``connect_timeout`` seconds.
+        KeyboardInterrupt: SIGINT or SIGTERM came while waiting for the dispatcher.
 
     Example:
 
     >>> serve_worker("dispatcher-host:5050")  # kerasimg data-service worker --dispatcher ...
     """
-    server = start_worker(dispatcher_address, port, host)
-    _serve(server, f"worker {server._address} serving {check_address(dispatcher_address)}")
+    target = check_address(dispatcher_address)
+    if not isinstance(port, int) or not 0 <= port < 65536:
+        raise ValueError(f"Invalid value for argument `port`: expected 0..65535. Received: port={port!r}")
+    wait_for_dispatcher(target, connect_timeout)
+    server = start_worker(target, port, host)
+    _serve(server, f"worker {server._address} serving {target}")
+
+
+def wait_for_dispatcher(dispatcher_address: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
+    """Waits until the dispatcher at ``dispatcher_address`` accepts TCP connections.
+
+    Prints ``kerasimg data-service worker: waiting for the dispatcher at grpc://...`` to
+    stderr (and the log) when it does not answer at once, then every 10 s. SIGINT and SIGTERM
+    end the wait at once (``KeyboardInterrupt``).
+
+    Args:
+        dispatcher_address: ``HOST:PORT`` or ``grpc://HOST:PORT``.
+        timeout: seconds to wait (a positive number). Defaults to ``CONNECT_TIMEOUT_S``.
+
+    Raises:
+        TimeoutError: no answer within ``timeout`` seconds; the message names the address.
+
+    Example:
+
+    >>> wait_for_dispatcher("127.0.0.1:5050", timeout=30)
+    """
+    target = check_address(dispatcher_address)
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+        raise ValueError(
+            f"Invalid value for argument `timeout`: expected a positive number of seconds. "
+            f"Received: timeout={timeout!r}"
+        )
+    error = _dispatcher_error(target)
+    if error is None:
+        return
+    stop = threading.Event()
+    in_main = threading.current_thread() is threading.main_thread()
+    signals = (signal.SIGTERM, signal.SIGINT)
+    previous = {s: signal.signal(s, lambda *_: stop.set()) for s in signals} if in_main else {}
+    start = time.monotonic()
+    last_log = -_WAIT_LOG_EVERY_S
+    try:
+        while error is not None:
+            waited = time.monotonic() - start
+            if waited >= timeout:
+                raise TimeoutError(
+                    f"kerasimg: no tf.data service dispatcher answered at {target} within "
+                    f"{timeout:g} s ({error}); start it first (kerasimg data-service dispatcher "
+                    "--port PORT) or check the address"
+                )
+            if waited - last_log >= _WAIT_LOG_EVERY_S:
+                last_log = waited
+                message = (
+                    f"kerasimg data-service worker: waiting for the dispatcher at {target} "
+                    f"({error}; {waited:.0f} of {timeout:g} s)"
+                )
+                _log.info(message)
+                print(message, file=sys.stderr, flush=True)
+            if stop.wait(min(0.5, max(0.0, timeout - waited))):
+                raise KeyboardInterrupt
+            error = _dispatcher_error(target)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _dispatcher_error(target: str, timeout: float = 2.0) -> str | None:
+    """None when ``grpc://HOST:PORT`` accepts a TCP connection, else why not (e.g. ``Connection refused``)."""
+    host, port = target[len("grpc://") :].rsplit(":", 1)
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+            return None
+    except OSError as err:
+        return err.strerror or str(err) or type(err).__name__
 
 
 def _serve(server: Any, what: str) -> None:
@@ -240,15 +338,31 @@ def _read_with_deadline(make: Any, address: str, expected: int) -> Any:
             try:
                 item = items.get(timeout=timeout)
             except queue.Empty:
-                raise TimeoutError(
+                head = (
                     f"kerasimg: tf.data service at {address} sent nothing for {timeout:g} s "
-                    f"({received} of {expected} files received this epoch): a worker may have "
-                    "died. tf.data service does not recover a lost worker's share of an epoch; "
-                    "restart the workers and the training."
+                    f"({received} of {expected} files received this epoch): "
+                )
+                down = _dispatcher_error(address)
+                if down is not None:
+                    raise TimeoutError(
+                        head + f"the dispatcher at {address} does not answer ({down}); it may "
+                        "have died. Restart the dispatcher, the workers and the training."
+                    ) from None
+                raise TimeoutError(
+                    head + "a worker may have died. tf.data service does not recover a lost "
+                    "worker's share of an epoch; restart the workers and the training."
                 ) from None
             if item is _END:
                 break
             if isinstance(item, Exception):
+                down = _dispatcher_error(address)
+                if down is not None:
+                    raise ConnectionError(
+                        f"kerasimg: tf.data service failed ({received} of {expected} files "
+                        f"received this epoch) and the dispatcher at {address} does not answer "
+                        f"({down}); it may have died. Restart the dispatcher, the workers and "
+                        "the training."
+                    ) from item
                 raise item
             received += len(item[0]) if item[0].ndim else 1
             yield item
