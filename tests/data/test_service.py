@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from corpus import make_corpus
 from PIL import Image
 
@@ -112,6 +113,63 @@ def test_addresses_are_checked() -> None:
             service.check_address(bad)
     with pytest.raises(ValueError, match="port=-1"):
         service.start_dispatcher(-1)
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]  # closed again: nothing listens there
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_waiting_worker_stops_on_a_signal_at_once(sig, capsys) -> None:
+    """Regression: a worker with no dispatcher ignored Ctrl-C (TF's registration blocks)."""
+    address = f"127.0.0.1:{_closed_port()}"
+    timer = threading.Timer(0.3, os.kill, (os.getpid(), sig))
+    timer.start()
+    start = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        service.serve_worker(address, connect_timeout=30)
+    assert time.monotonic() - start < 3
+    assert f"waiting for the dispatcher at grpc://{address}" in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # handlers restored
+    with pytest.raises(TimeoutError, match=f"no tf.data service dispatcher answered at grpc://{address} within 0.3 s"):
+        service.wait_for_dispatcher(address, timeout=0.3)
+    with pytest.raises(ValueError, match="timeout=0"):
+        service.wait_for_dispatcher(address, timeout=0)
+
+
+def test_stall_names_the_dispatcher_when_it_is_gone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression: when the dispatcher died mid-epoch the client's error blamed a worker."""
+    import socket
+
+    release = threading.Event()
+
+    def stalled():
+        yield (tf.range(2, dtype=tf.int64),)
+        release.wait(30)  # the service sends nothing more
+
+    def failing():
+        yield (tf.range(2, dtype=tf.int64),)
+        raise RuntimeError("Failed to get element: Socket closed")
+
+    monkeypatch.setattr(service, "STALL_TIMEOUT_S", 0.3)
+    gone = f"grpc://127.0.0.1:{_closed_port()}"
+    try:
+        with pytest.raises(TimeoutError, match=f"2 of 9 files .*the dispatcher at {gone} does not answer"):
+            list(service._read_with_deadline(stalled, gone, 9))
+        with pytest.raises(ConnectionError, match=f"the dispatcher at {gone} does not answer") as info:
+            list(service._read_with_deadline(failing, gone, 9))
+        assert "Socket closed" in str(info.value.__cause__)
+        with socket.socket() as alive:  # a dispatcher that answers: a worker is blamed, as before
+            alive.bind(("127.0.0.1", 0))
+            alive.listen()
+            with pytest.raises(TimeoutError, match="a worker may have died"):
+                list(service._read_with_deadline(stalled, f"grpc://127.0.0.1:{alive.getsockname()[1]}", 9))
+    finally:
+        release.set()
 
 
 def test_one_epoch_every_good_file_once_same_as_local(cluster, corpus) -> None:
