@@ -297,6 +297,8 @@ class BaseImageLayer(keras.layers.Layer):
         return outputs
 
     def call(self, images: Any, training: bool = True) -> Any:
+        if len(images.shape) in (3, 4):  # before the draw, which may read the size
+            images = self._check_not_empty(self.backend.convert_to_tensor(images))
         transformation = self.get_random_transformation(images, training=training)
         return self.transform_images(images, transformation, training=training)
 
@@ -319,6 +321,8 @@ class BaseImageLayer(keras.layers.Layer):
         """
         with self._tf_data_backend(images):
             images = self.backend.convert_to_tensor(images)
+            if len(images.shape) in (3, 4):  # before the draw, which may read the size
+                images = self._check_not_empty(images)
             transformation = self.get_random_transformation(images, training=training, seed=seed)
             return self.transform_images(images, transformation, training=training)
 
