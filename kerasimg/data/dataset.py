@@ -80,8 +80,9 @@ def from_directory(
             (``SkippedFileWarning``); ``"raise"`` stops at the first with an error naming it.
         max_pixels: larger images are refused from their header. Defaults to 50,000,000.
         cache: False (default), True (decoded images kept in memory) or a path prefix (cache
-            files ``<path>.<fingerprint>.*``, reused by later runs over the same files and
-            settings). Images are cached before augmentation, so each file is decoded once
+            files ``<path>.<fingerprint>.*``, reused by later runs over the same files, with the
+            same sizes and modification times, and settings; a cache left unfinished by a
+            killed run is removed with a warning and filled again). Images are cached before augmentation, so each file is decoded once
             while the order and the augmentation still change every epoch (the cached images
             are reshuffled through a buffer: the whole epoch in memory, which only holds
             references; up to 1 GiB of images with a cache path).
