@@ -130,8 +130,11 @@ def test_waiting_worker_stops_on_a_signal_at_once(sig, capsys) -> None:
     timer = threading.Timer(0.3, os.kill, (os.getpid(), sig))
     timer.start()
     start = time.monotonic()
-    with pytest.raises(KeyboardInterrupt):
-        service.serve_worker(address, connect_timeout=30)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            service.serve_worker(address, connect_timeout=30)
+    finally:
+        timer.cancel()
     assert time.monotonic() - start < 3
     assert f"waiting for the dispatcher at grpc://{address}" in capsys.readouterr().err
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # handlers restored
