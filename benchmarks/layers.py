@@ -23,6 +23,8 @@ stay meaningful even when the absolute figures move.
 Run: ``python benchmarks/layers.py`` (under a minute on 2 cores), or
 ``KERAS_BACKEND=jax python benchmarks/layers.py``; ``--quick`` is a tiny smoke run (CI).
 keras_cv is optional (``pip install keras-cv``); without it its rows say "skipped".
+Under JAX the script needs no TensorFlow (keras_cv, which does, is then skipped):
+``benchmarks/gpu.sh`` runs it on a GPU machine that has JAX with CUDA and no TensorFlow.
 """
 
 from __future__ import annotations

@@ -133,3 +133,88 @@ def test_bad_flags_are_refused():
         bench.main(["--batch", "0"])
     with pytest.raises(SystemExit):
         bench.main(["--bandwidth-gbs", "-1"])
+
+
+def _without_tf(tmp_path, **extra):
+    from without_tensorflow import env_without_tensorflow
+
+    return env_without_tensorflow(tmp_path, **extra)
+
+
+def test_quick_run_under_jax_without_tensorflow(tmp_path):
+    """The GPU machine has JAX and no TensorFlow: keras_cv is skipped, everything else runs."""
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--quick"], capture_output=True, text=True, timeout=300,
+        cwd=ROOT, env=_without_tf(tmp_path),
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = _rows(done.stdout)
+    assert [tuple(row[:3]) for row in rows] == [(impl, "jax.jit", dtype) for impl in bench.IMPLEMENTATIONS
+                                                for dtype in bench.DTYPES]
+    assert {row[0] for row in rows if row[3] == "skipped"} == {"keras_cv"}
+    assert "note: keras_cv skipped: ModuleNotFoundError" in done.stdout
+
+
+def _wheel(folder: Path) -> Path:
+    """A minimal pure-Python wheel (one module), built by hand: no build tools, no network."""
+    import base64
+    import hashlib
+    import zipfile
+
+    files = {
+        "kerasimg_gpu_probe/__init__.py": "VALUE = 1\n",
+        "kerasimg_gpu_probe-0.1.dist-info/METADATA": "Metadata-Version: 2.1\nName: kerasimg-gpu-probe\nVersion: 0.1\n",
+        "kerasimg_gpu_probe-0.1.dist-info/WHEEL": ("Wheel-Version: 1.0\nGenerator: kerasimg-tests\n"
+                                                   "Root-Is-Purelib: true\nTag: py3-none-any\n"),
+    }
+    record = []
+    for name, text in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()
+        record.append(f"{name},sha256={digest},{len(text.encode())}")
+    record.append("kerasimg_gpu_probe-0.1.dist-info/RECORD,,")
+    files["kerasimg_gpu_probe-0.1.dist-info/RECORD"] = "\n".join(record) + "\n"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "kerasimg_gpu_probe-0.1-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+    return path
+
+
+GPU_SH = ROOT / "benchmarks" / "gpu.sh"
+
+
+def test_gpu_script_installs_wheels_and_runs_under_jax_without_tensorflow(tmp_path):
+    """benchmarks/gpu.sh on this CPU, tiny sizes: wheels from a folder, JAX, no TensorFlow."""
+    _wheel(tmp_path / "wheels")
+    site = tmp_path / "site"
+    env = _without_tf(tmp_path, PYTHON=sys.executable, KERASIMG_GPU_SITE=str(site))
+    done = subprocess.run(
+        ["bash", str(GPU_SH), str(tmp_path / "wheels"), "--", "--quick", "--bandwidth-gbs", "50"],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    assert "installing 1 wheel(s)" in done.stdout
+    assert (site / "kerasimg_gpu_probe" / "__init__.py").is_file()
+    assert "tensorflow not importable" in done.stdout
+    rows = _rows(done.stdout)
+    kerasimg_rows = [row for row in rows if row[0] == "kerasimg"]
+    assert [row[1:3] for row in kerasimg_rows] == [["jax.jit", "uint8"], ["jax.jit", "float32"]]
+    assert all(float(row[3].replace(",", "")) > 0 for row in kerasimg_rows)
+    assert "(50 GB/s, from --bandwidth-gbs)" in done.stdout and "| kerasimg (uint8) |" in done.stdout
+
+
+@pytest.mark.parametrize("case", ["no python", "no wheel", "missing folder"])
+def test_gpu_script_refuses_what_it_cannot_use(case, tmp_path):
+    env = _without_tf(tmp_path, PYTHON=sys.executable)
+    args = ["bash", str(GPU_SH)]
+    if case == "no python":
+        env["PYTHON"] = str(tmp_path / "no-such-python")
+    elif case == "no wheel":
+        (tmp_path / "empty").mkdir()
+        args.append(str(tmp_path / "empty"))
+    else:
+        args.append(str(tmp_path / "missing"))
+    done = subprocess.run(args, capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env)
+    assert done.returncode == 2
+    assert done.stderr.startswith("benchmarks/gpu.sh: ")
