@@ -107,3 +107,29 @@ def xla(fn):
 
         return jax.jit(fn)
     return fn
+
+
+def np_crop_resize(x, box, size, interpolation="bilinear"):
+    """NumPy reference of the crop layers: cut each image's box, resize it half-pixel (float64).
+
+    ``x`` is ``[B, H, W, C]``; ``box`` maps top/left/box_height/box_width to ``[B]`` ints.
+    """
+    out = []
+    for i, image in enumerate(np.asarray(x, "float64")):
+        top, left, bh, bw = (int(np.asarray(box[k]).reshape(-1)[i]) for k in ("top", "left", "box_height", "box_width"))
+        crop = image[top : top + bh, left : left + bw]
+        for axis, n_out in ((0, size[0]), (1, size[1])):
+            n_in = crop.shape[axis]
+            odd = np.arange(1, 2 * n_out, 2)  # half-pixel centres (2i + 1) / 2, exactly
+            if interpolation == "nearest":
+                crop = np.take(crop, np.minimum(odd * n_in // (2 * n_out), n_in - 1), axis=axis)
+                continue
+            src = (odd * n_in - n_out) / (2 * n_out)
+            floor = np.floor(src)
+            low = np.take(crop, np.maximum(floor, 0).astype(int), axis=axis)
+            high = np.take(crop, np.minimum(np.ceil(src), n_in - 1).astype(int), axis=axis)
+            shape = [1, 1, 1]
+            shape[axis] = n_out
+            crop = low + (high - low) * (src - floor).reshape(shape)
+        out.append(crop)
+    return np.stack(out)

@@ -4,7 +4,7 @@ A crop layer's transformation is a box per image, four int32 tensors of shape ``
 ``top``, ``left``, ``box_height``, ``box_width`` (pixels). ``crop_and_resize`` cuts each
 image's box and resizes it to the layer's ``(height, width)`` with half-pixel bilinear
 sampling — the samples ``Resize`` (and TensorFlow's ``ResizeBilinear``) takes on the
-cropped image — as two gathers and a lerp per axis, vectorised over the batch: no
+cropped image, in exact integer arithmetic — as two gathers and a lerp per axis, vectorised over the batch: no
 per-image loop, no ``map_fn``. A box of the target size is an exact crop (every lerp
 weight is 0). Integer images are gathered in their own dtype and cast before the lerp,
 so they never wrap around.
@@ -75,23 +75,27 @@ def fit_window(backend: Any, image_h: Any, image_w: Any, height: int, width: int
 def _axis_taps(backend: Any, start: Any, length: Any, n_in: Any, n_out: int, nearest: bool) -> tuple:
     """Per-image source rows (lower, upper, ``[B, n_out]`` int32) and weights of one axis.
 
-    Bilinear: the float32 arithmetic of ``_fast.bilinear_taps`` on each box, offset by its
-    start. Nearest: TensorFlow's half-pixel rule ``floor((i + 0.5) * scale)``, weight 0.
+    The half-pixel sample of output ``i`` in a box of ``L`` pixels is
+    ``(i + 0.5) * L / n_out - 0.5`` = ``((2i + 1) L - n_out) / (2 n_out)``: computed in
+    integers, so a box of the output's size samples whole pixels exactly (weight 0) under
+    every backend and graph rewrite (float ``L / n_out`` becomes ``L * (1 / n_out)`` in a
+    TensorFlow graph). Nearest: ``floor((2i + 1) L / (2 n_out))``, weight 0.
     """
     ops = backend.numpy
-    length = ops.reshape(length, (-1, 1))
+    length = ops.reshape(backend.cast(length, "int32"), (-1, 1))
     start = ops.reshape(backend.cast(start, "int32"), (-1, 1))
-    scale = backend.cast(length, "float32") / float(n_out)
-    centres = (ops.arange(n_out, dtype="float32")[None, :] + 0.5) * scale
+    odd = ops.arange(1, 2 * n_out, 2, dtype="int32")[None, :]  # 2i + 1
     if nearest:
-        lower = upper = ops.minimum(backend.cast(ops.floor(centres), "int32"), length - 1)
-        weight = ops.zeros_like(centres)
+        lower = upper = ops.minimum(ops.floor_divide(odd * length, 2 * n_out), length - 1)
+        weight = ops.zeros_like(backend.cast(lower, "float32"))
     else:
-        src = centres - 0.5
-        floor = ops.floor(src)
-        lower = backend.cast(ops.maximum(floor, 0.0), "int32")
-        upper = ops.minimum(backend.cast(ops.ceil(src), "int32"), length - 1)
-        weight = src - floor
+        numerator = odd * length - n_out
+        floor = ops.floor_divide(numerator, 2 * n_out)
+        remainder = numerator - floor * (2 * n_out)  # in [0, 2 n_out)
+        lower = ops.maximum(floor, 0)
+        upper = ops.minimum(floor + backend.cast(remainder > 0, "int32"), length - 1)
+        # times the reciprocal, as a TensorFlow graph rewrites a division: eager == graph
+        weight = backend.cast(remainder, "float32") * np.float32(1.0 / (2 * n_out))
     last = backend.cast(n_in, "int32") - 1
     # an injected box reaching outside the image is clamped to its border
     lower = ops.minimum(ops.maximum(start + lower, 0), last)
