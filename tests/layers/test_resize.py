@@ -19,6 +19,8 @@ def to_np(x):
 @pytest.mark.parametrize("interpolation", ["nearest", "bilinear", "bicubic", "lanczos3"])
 @pytest.mark.parametrize("crop,pad", [(False, False), (True, False), (False, True)])
 def test_matches_keras_resize_on_float_input(interpolation, crop, pad):
+    if keras.backend.backend() == "torch" and interpolation.startswith("lanczos"):
+        pytest.skip("Keras' torch backend has no lanczos resize (keras.ops.image.resize raises)")
     x = np.random.default_rng(0).integers(0, 256, (2, 13, 9, 3)).astype("uint8")
     layer = Resize(6, 8, interpolation=interpolation, crop_to_aspect_ratio=crop, pad_to_aspect_ratio=pad)
     expect = keras.ops.image.resize(
@@ -73,6 +75,8 @@ def _tf_compiles(interpolation, antialias):
 @pytest.mark.parametrize("crop,pad", ASPECT)
 def test_compiled_matches_eager_for_every_option(interpolation, antialias, crop, pad):
     """Upscaling 5x8 to 11x17 (non-integer factors): TF's bilinear op under XLA was off by 220."""
+    if keras.backend.backend() == "torch" and interpolation.startswith("lanczos"):
+        pytest.skip("Keras' torch backend has no lanczos resize (keras.ops.image.resize raises)")
     x = np.random.default_rng(1).integers(0, 256, (2, 5, 8, 3)).astype("uint8")
     layer = Resize(11, 17, interpolation=interpolation, antialias=antialias,
                    crop_to_aspect_ratio=crop, pad_to_aspect_ratio=pad, fill_value=9.0)
