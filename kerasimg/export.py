@@ -204,12 +204,12 @@ class _Serving:
         }
 
     def serving_default(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
-        return self._run(_resize_like_decoder(self.decoder, images))
+        return self._run(self.decoder.resize_images(images))
 
     def serving_bytes(self, image_bytes: tf.Tensor) -> dict[str, tf.Tensor]:
         if self.decoder.image_size is None:
             return self._run_one_by_one(image_bytes)
-        return self._run(_decode_batch(self.decoder, image_bytes))
+        return self._run(self.decoder.decode_batch(image_bytes))
 
     def _run(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
         """The model in inference mode; an empty batch gives empty outputs (Keras layers such
@@ -227,65 +227,19 @@ class _Serving:
 
     def _run_one_by_one(self, image_bytes: tf.Tensor) -> dict[str, tf.Tensor]:
         """Native-size decoder: decode and run each image alone (sizes differ), stack outputs."""
-        with tf.control_dependencies([_assert_checked(self.decoder, image_bytes)]):
-            image_bytes = tf.identity(image_bytes)
 
         def one(args: tuple[tf.Tensor, tf.Tensor]) -> dict[str, tf.Tensor]:
-            image = _guarded_decode(self.decoder, args[0], args[1])
-            outputs = _named(self.model(image[None], training=False), self.names)
+            image = self.decoder.decode_batch(args[0][None], indices=args[1][None])
+            outputs = _named(self.model(image, training=False), self.names)
             return {k: v[0] for k, v in outputs.items()}
 
-        indices = tf.range(tf.shape(image_bytes)[0])
+        indices = tf.range(tf.shape(image_bytes, out_type=tf.int64)[0])
         return tf.map_fn(one, (image_bytes, indices), fn_output_signature=self.spec)
 
 
 def _resize_like_decoder(decoder: ImageDecoder, images: tf.Tensor) -> tf.Tensor:
-    """Crops, resizes and converts a uint8 batch ``[N, H, W, C]`` as ``decoder`` does after
-    decoding an 8-bit image: the same ops, order and rounding (``ImageDecoder._finish``).
-
-    Returns ``[N, height, width, C]`` (``[N, H, W, C]`` without ``image_size``) of the
-    decoder's dtype.
-    """
-    dtype = _DTYPES[decoder.dtype]
-    if decoder.image_size is None:
-        if decoder.dtype == "uint16":
-            return tf.cast(images, tf.uint16) * 257
-        return tf.cast(images, dtype)
-    height, width = decoder.image_size
-    if decoder.crop_to_aspect_ratio:
-        # The centred window of keras.ops.image.resize, as ImageDecoder computes it.
-        shape = tf.shape(images, out_type=tf.int64)
-        h, w = shape[1], shape[2]
-        ch = tf.clip_by_value(w * height // width, 1, tf.maximum(h, 1))
-        cw = tf.clip_by_value(h * width // height, 1, tf.maximum(w, 1))
-        y0, x0 = (h - ch) // 2, (w - cw) // 2
-        images = images[:, y0 : y0 + ch, x0 : x0 + cw]
-    pixels = tf.image.resize(tf.cast(images, tf.float32), (height, width), method=decoder.interpolation)
-    if decoder.dtype == "float32":
-        return tf.clip_by_value(pixels, 0.0, 255.0)
-    scale = 257.0 if decoder.dtype == "uint16" else 1.0
-    return tf.saturate_cast(tf.round(pixels * scale), dtype)
-
-
-def _decode_batch(decoder: ImageDecoder, image_bytes: tf.Tensor) -> tf.Tensor:
-    """Decodes a string batch ``[N]`` with ``decoder`` into ``[N, height, width, C]`` (graph-safe).
-
-    Every image is checked from its header first; nothing is decoded unless all pass. A bad
-    image stops the call with ``tf.errors.InvalidArgumentError`` whose message contains
-    ``kerasimg: image_bytes[<i>]: <reason>``.
-
-    Needs a decoder with an ``image_size`` (so the images stack).
-    """
-    if decoder.image_size is None:
-        raise ValueError("_decode_batch needs a decoder with an image_size (images of one size)")
-    indices = tf.range(tf.shape(image_bytes)[0])
-    with tf.control_dependencies([_assert_checked(decoder, image_bytes)]):
-        image_bytes = tf.identity(image_bytes)
-    return tf.map_fn(
-        lambda args: _guarded_decode(decoder, args[0], args[1]),
-        (image_bytes, indices),
-        fn_output_signature=tf.TensorSpec(decoder.output_shape, _DTYPES[decoder.dtype]),
-    )
+    """Kept for old callers: ``decoder.resize_images(images)``."""
+    return decoder.resize_images(images)
 
 
 # ---------------------------------------------------------------------- internals
@@ -366,35 +320,3 @@ def _float32_if_half(dtype: Any) -> tf.DType:
 def _named(outputs: Any, names: list[str] | None) -> dict[str, tf.Tensor]:
     """The model's outputs as a signature dict, half precision cast to float32 (exact)."""
     return {k: tf.cast(v, _float32_if_half(v.dtype)) for k, v in _as_dict(outputs, names).items()}
-
-
-def _assert_checked(decoder: ImageDecoder, image_bytes: tf.Tensor) -> tf.Operation:
-    """Header check of every image (no pixel decoded); fails naming the first bad one."""
-    ok, reason = tf.map_fn(
-        decoder.check, image_bytes, fn_output_signature=(tf.bool, tf.string)
-    )
-    first = tf.argmin(tf.concat([tf.cast(ok, tf.int32), [0]], 0), output_type=tf.int32)
-    why = tf.concat([reason, [""]], 0)[first]
-    message = tf.strings.join(["kerasimg: image_bytes[", tf.strings.as_string(first), "]: ", why])
-    return tf.debugging.Assert(tf.reduce_all(ok), [message], name="kerasimg_check")
-
-
-def _guarded_decode(decoder: ImageDecoder, contents: tf.Tensor, index: tf.Tensor) -> tf.Tensor:
-    """Decodes one checked image; corrupt pixel data becomes a ``kerasimg:`` error.
-
-    TensorFlow's decoders fail inside the op; a one-element ``tf.data`` pipeline with
-    ``ignore_errors`` turns that failure into an empty result, reported with the index.
-    """
-    dtype = _DTYPES[decoder.dtype]
-    height, width = decoder.image_size or (0, 0)
-    blank = tf.zeros([height, width, decoder.channels], dtype)
-    good = tf.data.Dataset.from_tensors(contents).map(lambda c: (decoder.decode(c), True))
-    fallback = tf.data.Dataset.from_tensors((blank, False))
-    dataset = good.ignore_errors().concatenate(fallback).take(1)
-    image, ok = dataset.get_single_element()
-    message = tf.strings.join([
-        "kerasimg: image_bytes[", tf.strings.as_string(index), "]: corrupt image data (the header "
-        "is valid but TensorFlow could not decode the pixels)",
-    ])  # fmt: skip
-    with tf.control_dependencies([tf.debugging.Assert(ok, [message], name="kerasimg_decode")]):
-        return tf.identity(image)

@@ -90,6 +90,9 @@ class SkipLog:
         warnings.warn(f"kerasimg: skipped {path}: {reason}", SkippedFileWarning, stacklevel=2)
 
     def reason(self, path: str) -> str:
+        problem = _listing.file_problem(path, self._decoder.max_file_bytes)
+        if problem is not None:  # replaced by a FIFO or a device since listing, or grown
+            return problem
         try:
             with open(path, "rb") as f:
                 data = f.read()

@@ -18,7 +18,7 @@ import tensorflow as tf
 from kerasimg.data import _pipeline
 from kerasimg.data import listing as _listing
 from kerasimg.data._pipeline import SkippedFileWarning
-from kerasimg.data.decode import ImageDecoder
+from kerasimg.data.decode import MAX_FILE_BYTES, ImageDecoder
 
 __all__ = ["SkippedFileWarning", "from_csv", "from_directory", "from_files"]
 
@@ -42,6 +42,7 @@ def from_directory(
     formats: Sequence[str] = tuple(_listing.EXTENSIONS),
     on_error: str = "skip",
     max_pixels: int = 50_000_000,
+    max_file_bytes: int = MAX_FILE_BYTES,
     cache: bool | str | os.PathLike = False,
     augment: Sequence[Any] | None = None,
     input_context: tf.distribute.InputContext | None = None,
@@ -79,6 +80,9 @@ def from_directory(
         on_error: ``"skip"`` (default) records bad files in ``ds.skipped`` and warns once
             (``SkippedFileWarning``); ``"raise"`` stops at the first with an error naming it.
         max_pixels: larger images are refused from their header. Defaults to 50,000,000.
+        max_file_bytes: larger files are refused from ``os.stat``, before they are read.
+            Defaults to 256 MiB. Only regular files are read (a symlink is judged by its
+            target; FIFOs, devices and sockets are skipped with their reason, never opened).
         cache: False (default), True (decoded images kept in memory) or a path prefix (cache
             files ``<path>.<fingerprint>.*``, reused by later runs over the same files, with the
             same sizes and modification times, and settings; a cache left unfinished by a
@@ -117,7 +121,8 @@ def from_directory(
     cfg = _Config(locals())
     return cfg.build(
         lambda: _listing.list_directory(
-            directory, cfg.decoder.formats, label_mode is not None, class_names
+            directory, cfg.decoder.formats, label_mode is not None, class_names,
+            max_file_bytes=cfg.decoder.max_file_bytes,
         )
     )
 
@@ -157,7 +162,10 @@ def from_csv(
     cfg = _Config(kwargs)
     labeled = cfg.label_mode is not None
     return cfg.build(
-        lambda: _listing.list_csv(csv_path, image_dir, labeled, cfg.class_names, header, encoding)
+        lambda: _listing.list_csv(
+            csv_path, image_dir, labeled, cfg.class_names, header, encoding,
+            max_file_bytes=cfg.decoder.max_file_bytes,
+        )
     )
 
 
@@ -186,7 +194,10 @@ def from_files(
             raise ValueError(f"class_names={cfg.class_names!r} needs labels; received labels=None")
         cfg.label_mode = None
     return cfg.build(
-        lambda: _listing.list_files(paths, labels if cfg.label_mode else None, cfg.class_names)
+        lambda: _listing.list_files(
+            paths, labels if cfg.label_mode else None, cfg.class_names,
+            max_file_bytes=cfg.decoder.max_file_bytes,
+        )
     )
 
 
@@ -216,6 +227,7 @@ class _Config:
             image_size=self.image_size, channels=self.channels,
             crop_to_aspect_ratio=self.crop_to_aspect_ratio, formats=self.formats,
             max_pixels=self.max_pixels, interpolation=self.interpolation,
+            max_file_bytes=self.max_file_bytes,
         )  # fmt: skip
         if self.batch_size is not None and not (_is_int(self.batch_size) and self.batch_size > 0):
             raise _bad("batch_size", self.batch_size, "a positive integer or None")

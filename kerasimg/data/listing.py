@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import os
 import re
+import stat
 import time
 import warnings
 from collections.abc import Sequence
@@ -44,6 +45,8 @@ _INT = re.compile(r"[+-]?\d+")
 #: names ``"0"``, ``"1"``, ... are made for every index up to the largest one).
 MAX_INTEGER_LABELS = 100_000
 
+
+_MAX_FILE_BYTES = 256 * 2**20  # ImageDecoder's default (kerasimg.data.decode.MAX_FILE_BYTES)
 
 @dataclass
 class Listing:
@@ -114,6 +117,7 @@ def list_directory(
     formats: Sequence[str] = tuple(EXTENSIONS),
     labeled: bool = True,
     class_names: Sequence[str] | None = None,
+    max_file_bytes: int | None = None,
 ) -> Listing:
     """Lists the image files under ``directory`` with ``os.scandir`` (one pass, recursive).
 
@@ -148,7 +152,7 @@ def list_directory(
     exts = tuple(e for f in formats for e in EXTENSIONS[f])
     with _Progress(f"Listing {root}") as progress:
         if not labeled:
-            found = _scan(root, exts, progress)
+            found = _scan(root, exts, progress, max_file_bytes)
             found.sort()
             return Listing([p for p, _ in found], problems=[r or _name_problem(p) for p, r in found])
         folders = _subfolders(root)
@@ -168,7 +172,7 @@ def list_directory(
                 )
         entries: list[tuple[str, str | None, int]] = []
         for label, name in enumerate(class_names):
-            found = _scan(os.path.join(root, name), exts, progress)
+            found = _scan(os.path.join(root, name), exts, progress, max_file_bytes)
             entries.extend((p, r, label) for p, r in sorted(found))
     if not entries:
         raise ValueError(f"directory={root!r}: no image files with extensions {exts} found")
@@ -185,6 +189,7 @@ def list_csv(
     class_names: Sequence[str] | None = None,
     header: bool | None = None,
     encoding: str = "utf-8-sig",
+    max_file_bytes: int | None = None,
 ) -> Listing:
     """Lists the files of a CSV whose rows are ``image_name,label`` (or ``image_name`` alone).
 
@@ -250,7 +255,7 @@ def list_csv(
         _warn_conflicts(csv_path, paths, values, [line for line, _ in rows])
     with _Progress(f"Checking files of {csv_path}") as progress:
         problems = [
-            _name_problem(p, w) or _problem(p, w, progress)
+            _name_problem(p, w) or _problem(p, w, progress, max_file_bytes)
             for p, w in zip(paths, where, strict=True)
         ]
     return Listing(paths, labels, names, problems)
@@ -260,6 +265,7 @@ def list_files(
     paths: Sequence[str | os.PathLike],
     labels: Sequence[int | str] | None = None,
     class_names: Sequence[str] | None = None,
+    max_file_bytes: int | None = None,
 ) -> Listing:
     """Lists explicit ``paths`` (kept in the given order) with optional ``labels``.
 
@@ -292,7 +298,7 @@ def list_files(
         where = [f"labels[{i}]" for i in range(len(paths))]
         labels, names = _encode_labels([str(v).strip() for v in labels], class_names, where)
     with _Progress("Checking files") as progress:
-        problems = [_name_problem(p) or _problem(p, None, progress) for p in paths]
+        problems = [_name_problem(p) or _problem(p, None, progress, max_file_bytes) for p in paths]
     return Listing(paths, labels, names, problems)
 
 
@@ -304,7 +310,9 @@ def _subfolders(root: str) -> list[str]:
         return sorted(e.name for e in it if e.is_dir() and not e.name.startswith("."))
 
 
-def _scan(top: str, exts: tuple[str, ...], progress: _Progress) -> list[tuple[str, str | None]]:
+def _scan(
+    top: str, exts: tuple[str, ...], progress: _Progress, max_file_bytes: int | None = None
+) -> list[tuple[str, str | None]]:
     """(path, problem) of every file under ``top`` with one of ``exts``; follows links once."""
     found: list[tuple[str, str | None]] = []
     seen: set[tuple[int, int]] = set()
@@ -333,7 +341,7 @@ def _scan(top: str, exts: tuple[str, ...], progress: _Progress) -> list[tuple[st
                 if named:
                     found.append((entry.path, "is a directory"))
             elif named:
-                found.append((entry.path, None))
+                found.append((entry.path, file_problem(entry.path, max_file_bytes)))
         progress.advance(len(entries))
     return found
 
@@ -437,12 +445,40 @@ def _name_problem(path: str, where: str | None = None) -> str | None:
     return None
 
 
-def _problem(path: str, where: str | None, progress: _Progress) -> str | None:
+def _problem(path: str, where: str | None, progress: _Progress, max_file_bytes: int | None = None) -> str | None:
     progress.advance()
-    if os.path.isfile(path):
-        return None
-    suffix = f" ({where})" if where else ""
-    return ("is a directory" if os.path.isdir(path) else "no such file") + suffix
+    problem = file_problem(path, max_file_bytes)
+    return None if problem is None else problem + (f" ({where})" if where else "")
+
+
+def file_problem(path: str, max_file_bytes: int | None = None) -> str | None:
+    """Why ``path`` is not read, from ``os.stat`` alone (nothing is opened), or None.
+
+    Only regular files are read: a symlink is judged by its target, and a FIFO (whose read
+    blocks forever), a device (``/dev/zero`` reads without end) or a socket is refused. A file
+    over ``max_file_bytes`` (default: ``ImageDecoder``'s, 256 MiB) is refused before it is read.
+
+    Example:
+
+    >>> file_problem("/dev/zero")
+    'not a regular file (character device): never opened'
+    """
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return "no such file"
+    except OSError as err:
+        return f"cannot read file ({err.strerror or err})"
+    if stat.S_ISDIR(st.st_mode):
+        return "is a directory"
+    if not stat.S_ISREG(st.st_mode):
+        kind = {stat.S_IFIFO: "FIFO", stat.S_IFCHR: "character device", stat.S_IFBLK: "block device",
+                stat.S_IFSOCK: "socket"}.get(stat.S_IFMT(st.st_mode), "special file")  # fmt: skip
+        return f"not a regular file ({kind}): never opened"
+    limit = _MAX_FILE_BYTES if max_file_bytes is None else max_file_bytes
+    if st.st_size > limit:
+        return f"{st.st_size} bytes, over max_file_bytes={limit}"
+    return None
 
 
 def _console() -> Any:

@@ -1,0 +1,266 @@
+"""The lean guard on the decode hot path (private to :mod:`kerasimg.data.decode`).
+
+One small branch per format, chosen by the magic bytes: each reads the real size where the
+format keeps it (JPEG: libjpeg's own header reader; PNG IHDR; GIF: the logical screen and
+every frame's image descriptor; BMP info header; WebP VP8/VP8L/VP8X) and the format's own
+bounds (JPEG scan count, GIF frame count and total frame area, BMP depth and palette,
+animated WebP), then hands the bytes to TensorFlow's decoder. Truncation and corrupt data
+are left to TF's decoders, which refuse both with ``InvalidArgumentError``; the detailed
+structural inspector (``_headers.inspect``) is not on this path: it only explains failures.
+
+Every function here builds graph ops, never raises on any input, and keeps its op count small:
+``tests/data/test_guard.py`` pins a budget per format.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import tensorflow as tf
+
+from kerasimg.data._headers import FORMATS
+
+HEAD = 40  # bytes read at fixed offsets (zero-padded): every size field lies within them
+#: Most scans (SOS markers) accepted in a JPEG. A baseline JPEG has 1 scan, a progressive
+#: one about 10 (libjpeg's default script), a few hundred at most in odd encoders. Each
+#: scan of a progressive JPEG re-reads every coefficient of the image: 5,000 scans turn a
+#: 118 KB file into 42 s of CPU, which is why libjpeg-turbo's tools carry a scan limit too.
+MAX_JPEG_SCANS = 256
+#: Most GIF blocks (image descriptors, extensions and sub-blocks that are not full 255-byte
+#: runs) walked before the file is refused: bounds the work of the frame walk.
+MAX_GIF_STEPS = 1 << 16
+#: An 8x8 grey baseline JPEG: what the JPEG decoders not chosen for an image decode instead
+#: (selecting inputs keeps the JPEG path free of branches, which cost more than this decode).
+TINY_JPEG = (
+    b'\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xff\xdb\x00C\x00\x10\x0b\x0c\x0e\x0c\n\x10\x0e\r\x0e\x12\x11\x10\x13\x18'
+    b'(\x1a\x18\x16\x16\x181#%\x1d(:3=<9387@H\\N@DWE78PmQW_bghg>M'
+    b'qypdx\\egc\xff\xc0\x00\x0b\x08\x00\x08\x00\x08\x01\x01\x11\x00\xff\xc4\x00\x1f\x00\x00\x01\x05\x01\x01\x01\x01\x01\x01\x00\x00\x00\x00'
+    b'\x00\x00\x00\x00\x01\x02\x03\x04\x05\x06\x07\x08\t\n\x0b\xff\xc4\x00\xb5\x10\x00\x02\x01\x03\x03\x02\x04\x03\x05\x05\x04\x04\x00\x00\x01}\x01\x02\x03\x00'
+    b'\x04\x11\x05\x12!1A\x06\x13Qa\x07"q\x142\x81\x91\xa1\x08#B\xb1\xc1\x15R\xd1\xf0$3br\x82\t\n\x16\x17\x18\x19\x1a'
+    b"%&'()*456789:CDEFGHIJSTUVWXYZcdefghijstu"
+    b'vwxyz\x83\x84\x85\x86\x87\x88\x89\x8a\x92\x93\x94\x95\x96\x97\x98\x99\x9a\xa2\xa3\xa4\xa5\xa6\xa7\xa8\xa9\xaa\xb2\xb3\xb4\xb5\xb6\xb7\xb8\xb9\xba'
+    b'\xc2\xc3\xc4\xc5\xc6\xc7\xc8\xc9\xca\xd2\xd3\xd4\xd5\xd6\xd7\xd8\xd9\xda\xe1\xe2\xe3\xe4\xe5\xe6\xe7\xe8\xe9\xea\xf1\xf2\xf3\xf4\xf5\xf6\xf7\xf8\xf9\xfa\xff\xda'
+    b'\x00\x08\x01\x01\x00\x00?\x00\xf3\xfa\xff\xd9'
+)
+_GIF_RUN = 64  # full 255-byte sub-blocks skipped per step
+_MAGICS = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM", b"RIFF", b"WEBP")
+_MAGIC_POS = (0, 0, 0, 0, 0, 0, 8)
+#: format index (1 + FORMATS.index) contributed by each magic match
+_MAGIC_FMT = (1, 2, 3, 3, 4, 0, 0)
+
+
+class Verdict(NamedTuple):
+    """What a format branch learnt from the header (scalars)."""
+
+    ok: tf.Tensor  # bool: within every bound
+    reason: Callable[[], tf.Tensor]  # builds the string of why not: called only on refusal
+    height: tf.Tensor  # int64
+    width: tf.Tensor  # int64
+    extra: tf.Tensor  # int32: JPEG component count, PNG bit depth, else 0
+
+
+def fmt_index(head: tf.Tensor) -> tf.Tensor:
+    """0 unknown, else 1 + ``FORMATS.index`` (int32), from the zero-padded first bytes."""
+    starts = tf.strings.substr(head, _MAGIC_POS, [len(m) for m in _MAGICS])
+    hits = tf.cast(tf.equal(starts, _MAGICS), tf.int32)
+    return tf.reduce_sum(hits * _MAGIC_FMT) + 5 * hits[5] * hits[6]
+
+
+def head_of(contents: tf.Tensor) -> tf.Tensor:
+    """The first :data:`HEAD` bytes, zero-padded to exactly that length."""
+    return tf.strings.substr(contents + b"\x00" * HEAD, 0, HEAD)
+
+
+def _uints(head: tf.Tensor, pos: int, count: int, dtype: tf.DType, little_endian: bool) -> tf.Tensor:
+    """``count`` unsigned integers at a fixed offset of ``head``, as int64."""
+    size = {tf.uint8: 1, tf.uint16: 2, tf.int32: 4}[dtype]
+    values = tf.cast(
+        tf.io.decode_raw(tf.strings.substr(head, pos, count * size), dtype, little_endian=little_endian),
+        tf.int64,
+    )
+    return values % 2**32 if dtype == tf.int32 else values
+
+
+def too_big_reason(width: tf.Tensor, height: tf.Tensor, max_pixels: int) -> tf.Tensor:
+    """The ``max_pixels`` refusal text (the detailed inspector gives the same words)."""
+    parts = ["image is ", width, "x", height, " = ", width * height, f" pixels, over max_pixels={max_pixels}"]
+    return tf.strings.join([p if isinstance(p, str) else tf.strings.as_string(p) for p in parts])
+
+
+def _sized(height, width, max_pixels: int, extra=0, more_ok=None, more_reason=None) -> Verdict:
+    """The verdict on ``height x width`` and an optional format bound (``more_reason`` is a
+    function: building strings costs more than the rest of the guard, so only on refusal)."""
+    height, width = tf.cast(height, tf.int64), tf.cast(width, tf.int64)
+    small = height * width <= max_pixels
+
+    def reason() -> tf.Tensor:
+        too_big = too_big_reason(width, height, max_pixels)
+        return too_big if more_reason is None else tf.where(small, more_reason(), too_big)
+
+    ok = small if more_ok is None else small & more_ok
+    return Verdict(ok, reason, height, width, tf.cast(extra, tf.int32))
+
+
+def jpeg(contents: tf.Tensor, head: tf.Tensor, max_pixels: int) -> Verdict:
+    """libjpeg's header reader (the size ``decode_jpeg`` will allocate) and the scan count.
+
+    ``extract_jpeg_shape`` fails with TF's own error on a header libjpeg cannot read. Inside
+    entropy-coded data a 0xFF byte is always followed by 0x00 or a restart marker, so every
+    ``FF DA`` is a start-of-scan marker (or one in an embedded thumbnail: counted too).
+    """
+    shape = tf.io.extract_jpeg_shape(contents)
+    pieces = tf.strings.split(contents, sep=b"\xff\xda", maxsplit=MAX_JPEG_SCANS + 1)
+    scans = tf.size(pieces) - 1
+    few = scans <= MAX_JPEG_SCANS
+
+    def why() -> tf.Tensor:
+        return tf.constant(f"JPEG has over {MAX_JPEG_SCANS} scans (progressive scan bomb): refused before decoding")
+
+    return _sized(shape[0], shape[1], max_pixels, shape[2], few, why)
+
+
+def png(contents: tf.Tensor, head: tf.Tensor, max_pixels: int) -> Verdict:
+    """IHDR: width and height (big-endian) at bytes 16-23, bit depth at 24."""
+    width, height = tf.unstack(_uints(head, 16, 2, tf.int32, False), num=2)
+    depth = _uints(head, 24, 1, tf.uint8, False)[0]
+    return _sized(height, width, max_pixels, depth)
+
+
+def bmp(contents: tf.Tensor, head: tf.Tensor, max_pixels: int) -> Verdict:
+    """BITMAPINFOHEADER: width, height (signed: < 0 means top-down), bits per pixel,
+    compression. TF checks the file size against them; an 8-bit BMP with a colour palette is
+    refused here (TF would return palette indices as grey levels), as are compressions TF
+    cannot read (it would misread RLE as raw rows)."""
+    offset, dib, width, height, planes_bpp, compression = tf.unstack(_uints(head, 10, 6, tf.int32, True), num=6)
+    width = tf.where(width >= 2**31, width - 2**32, width)
+    height = tf.abs(tf.where(height >= 2**31, height - 2**32, height))
+    bpp = planes_bpp // 65536
+    compression_ok = tf.equal(compression, 0) | tf.equal(compression, 3)
+
+    def grey_palette() -> tf.Tensor:
+        n = tf.cast(tf.strings.length(contents), tf.int64)
+        start = tf.minimum(14 + dib, n)
+        length = tf.maximum(tf.minimum(tf.minimum(offset - start, 1024), n - start), 0) // 4 * 4
+        table = tf.strings.substr(contents, tf.cast(start, tf.int32), tf.cast(length, tf.int32))
+        entries = tf.reshape(tf.cast(tf.io.decode_raw(table, tf.uint8), tf.int64), [-1, 4])[:, :3]
+        index = tf.range(tf.shape(entries, out_type=tf.int64)[0])[:, None]
+        return tf.reduce_all(tf.equal(entries, index))
+
+    grey = tf.cond(tf.equal(bpp, 8) & compression_ok & (dib < 2**20), grey_palette, lambda: tf.constant(True))
+    def why() -> tf.Tensor:
+        return tf.where(
+            compression_ok,
+            "unsupported BMP (8-bit colour palette)",
+            tf.strings.join(["unsupported BMP (compression ", tf.strings.as_string(compression), ")"]),
+        )
+
+    return _sized(height, tf.maximum(width, 0), max_pixels, 0, compression_ok & grey, why)
+
+
+def webp(contents: tf.Tensor, head: tf.Tensor, max_pixels: int) -> Verdict:
+    """The canvas size of a lossy (VP8), lossless (VP8L) or extended (VP8X) WebP. Animated
+    WebP is refused: TF 2.21's animation path corrupts the heap."""
+    chunk = tf.strings.substr(head, 12, 4)
+    b20 = _uints(head, 20, 1, tf.uint8, True)[0]
+    lossy = tf.equal(chunk, b"VP8 ")
+    lossless = tf.equal(chunk, b"VP8L")
+    extended = tf.equal(chunk, b"VP8X")
+    lossy_w, lossy_h = tf.unstack(_uints(head, 26, 2, tf.uint16, True) % 16384, num=2)
+    bits = _uints(head, 21, 1, tf.int32, True)[0]
+    canvas = _uints(head, 24, 6, tf.uint8, True)  # two 24-bit little-endian values, minus one
+    canvas_w = canvas[0] + canvas[1] * 256 + canvas[2] * 65536 + 1
+    canvas_h = canvas[3] + canvas[4] * 256 + canvas[5] * 65536 + 1
+    height = tf.where(lossy, lossy_h, tf.where(lossless, bits // 16384 % 16384 + 1, canvas_h))
+    width = tf.where(lossy, lossy_w, tf.where(lossless, bits % 16384 + 1, canvas_w))
+    still = ~(extended & tf.equal(b20 // 2 % 2, 1))
+    def why() -> tf.Tensor:
+        return tf.constant("animated WebP not supported (TensorFlow's WebP decoder is unsafe on it)")
+
+    return _sized(height, width, max_pixels, 0, still, why)
+
+
+def gif(contents: tf.Tensor, head: tf.Tensor, max_pixels: int) -> Verdict:
+    """The logical screen and every frame's image descriptor.
+
+    TF's GIF decoder (giflib's ``DGifSlurp``) allocates every frame at the size its own
+    descriptor gives, whatever the screen says, before TF looks at it: a 27 KB file with a 1x1
+    screen and a 6000x6000 frame costs hundreds of MiB. So the blocks are walked (image
+    descriptors, extensions, and their sub-block chains, skipping runs of full 255-byte
+    sub-blocks :data:`_GIF_RUN` at a time) up to the trailer or the first block giflib would
+    refuse: a frame that reaches outside the logical screen is refused (the GIF specification
+    forbids it; TF would crop it anyway), so no frame is larger than the screen, which
+    ``max_pixels`` bounds, and the frames' total area is checked against ``max_pixels`` too.
+    """
+    width, height = tf.unstack(_uints(head, 6, 2, tf.uint16, True), num=2)
+    screen_w, screen_h = width, height
+    flags = _uints(head, 10, 1, tf.uint8, True)[0]
+    data = tf.cast(tf.io.decode_raw(contents + b"\x00" * 16, tf.uint8), tf.int64)
+    n = tf.cast(tf.strings.length(contents), tf.int64)
+    table = tf.where(flags >= 128, 3 * tf.bitwise.left_shift(tf.constant(2, tf.int64), flags % 8), 0)
+    run = tf.range(_GIF_RUN, dtype=tf.int64) * 256
+
+    def at(p):
+        return tf.gather(data, tf.minimum(p, n))
+
+    def step(p, chain, done, frames, outside, total):
+        # In a sub-block chain: skip full 255-byte sub-blocks in bulk, then one short one.
+        lengths = tf.gather(data, tf.minimum(p + run, n))
+        full = tf.cast(tf.equal(lengths, 255) & (p + run < n), tf.int64)
+        skipped = tf.reduce_sum(tf.math.cumprod(full))  # leading full sub-blocks
+        q = p + 256 * skipped
+        size = at(q)
+        chain_p = tf.where(skipped == _GIF_RUN, q, q + 1 + size)
+        chain_end = (skipped < _GIF_RUN) & tf.equal(size, 0)
+        # At a block introducer: image descriptor (0x2C), extension (0x21) or trailer (0x3B).
+        kind = at(p)
+        fields = tf.gather(data, tf.minimum(p + tf.range(1, 10, dtype=tf.int64), n))
+        left, top = fields[0] + 256 * fields[1], fields[2] + 256 * fields[3]
+        fw, fh = fields[4] + 256 * fields[5], fields[6] + 256 * fields[7]
+        local = tf.where(fields[8] >= 128, 3 * tf.bitwise.left_shift(tf.constant(2, tf.int64), fields[8] % 8), 0)
+        image = tf.equal(kind, 0x2C)
+        block_p = tf.where(image, p + 11 + local, p + 2)
+        block_ok = image | tf.equal(kind, 0x21)
+        live = ~done & (p < n)
+        new_frame = live & ~chain & image
+        return (
+            tf.where(live, tf.where(chain, chain_p, block_p), p),
+            tf.where(live, tf.where(chain, ~chain_end, block_ok), chain),
+            done | ~live | (~chain & ~block_ok),
+            frames + tf.cast(new_frame, tf.int64),
+            outside | (new_frame & ((left + fw > screen_w) | (top + fh > screen_h))),
+            total + tf.where(new_frame, fw * fh, 0),
+        )
+
+    def body(*state):
+        for _ in range(4):  # fewer loop iterations: each costs a function call
+            state = step(*state)
+        return state
+
+    zero = tf.constant(0, tf.int64)
+    init = (13 + table, tf.constant(False), tf.constant(False), zero, tf.constant(False), zero)
+    p, _, done, frames, outside, total = tf.while_loop(
+        lambda p, chain, done, *_: ~done, body, init, maximum_iterations=MAX_GIF_STEPS // 4
+    )
+
+    def why() -> tf.Tensor:
+        over = tf.strings.join([
+            "GIF frames total ", tf.strings.as_string(total), " pixels in ", tf.strings.as_string(frames),
+            f" frames, over max_pixels={max_pixels}",
+        ])  # fmt: skip
+        over = tf.where(outside, "GIF frame larger than its logical screen (refused before decoding)", over)
+        return tf.where(done, over, f"GIF has over {MAX_GIF_STEPS} blocks: refused before decoding")
+
+    within = done & ~outside & (total <= max_pixels)
+    return _sized(height, width, max_pixels, frames, within, why)
+
+
+BRANCHES = {"jpeg": jpeg, "png": png, "gif": gif, "bmp": bmp, "webp": webp}
+
+
+def refusal(fmt: tf.Tensor, n: tf.Tensor, allowed: list[str]) -> tf.Tensor:
+    """Why bytes of an unknown or disallowed format are refused."""
+    texts = ["unsupported format (not JPEG, PNG, GIF, BMP or WebP)"] + [
+        f"format {name} not allowed (formats={', '.join(allowed)})" for name in FORMATS
+    ]
+    return tf.where(tf.equal(n, 0), "empty file", tf.gather(texts, fmt))
