@@ -162,7 +162,7 @@ def test_serving_and_training_give_the_same_verdict_on_odd_files(tmp_path: Path)
     assert len(trained) == len(odd)
     served = decoder.decode_batch(tf.constant(list(odd.values()))).numpy()
     np.testing.assert_array_equal(np.stack(trained), served)
-    for i, (name, content) in enumerate(bad.items()):
+    for name, content in bad.items():
         reason = dict(ds.skipped)[str(tmp_path / name)]
         with pytest.raises(tf.errors.InvalidArgumentError) as info:
             decoder.decode_batch(tf.constant([list(odd.values())[0], content]))
