@@ -13,39 +13,22 @@ so they never wrap around.
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Any
 
 import keras
 import numpy as np
 
-from kerasimg.layers.base import BaseImageLayer, _invalid
+from kerasimg.layers.base import BaseImageLayer, _invalid, as_real_pair, check_size
 
 BOX_KEYS = ("top", "left", "box_height", "box_width")
 
 
-def check_size(name: str, value: Any) -> int:
-    """A positive integer of any integral type (not a bool) as an ``int``, else ValueError."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value <= 0:
-        raise _invalid(name, value, "a positive integer")
-    return int(value)
-
-
 def check_pair(name: str, value: Any, expected: str, ok: Any) -> tuple[float, float]:
-    """Two real numbers ``(low, high)`` (not a string, not bools) passing ``ok(low, high)``."""
-    items = None
-    if not isinstance(value, (str, bytes)):
-        try:
-            items = list(value)
-        except TypeError:
-            items = None
-    if (
-        items is None
-        or len(items) != 2
-        or any(isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real) for v in items)
-    ):
+    """Two finite real numbers ``(low, high)`` (not a string) passing ``ok(low, high)``."""
+    pair = as_real_pair(value)
+    if pair is None:
         raise _invalid(name, value, "a pair (low, high) of numbers")
-    low, high = float(items[0]), float(items[1])
+    low, high = pair
     if not (math.isfinite(low) and math.isfinite(high) and ok(low, high)):
         raise _invalid(name, value, expected)
     return low, high
@@ -220,6 +203,7 @@ class CropLayer(BaseImageLayer):
                     f"{type(self).__name__} expects an image of rank 3 or a batch of rank 4; "
                     f"received shape {tuple(images.shape)}"
                 )
+            images = self._check_not_empty(images)
             image_h, image_w = self._image_size(images)
             if rank == 3:
                 images = self.backend.numpy.expand_dims(images, 0)

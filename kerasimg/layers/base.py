@@ -412,3 +412,23 @@ def _fold_seed(seed: Any, i: int) -> Any:
 
     seed = tf.cast(tf.convert_to_tensor(seed), tf.int64)
     return tf.random.experimental.stateless_fold_in(seed, i + 1)
+
+
+def backend_for(*values: Any) -> Any:
+    """The backend for a function outside a layer (``sample_resized_crop_box``), chosen as the
+    layers choose theirs: TensorFlow while tracing a TensorFlow graph (``tf.data``) or for
+    TensorFlow ``values``, else the Keras backend. Never imports TensorFlow.
+
+    Example:
+
+    >>> import keras
+    >>> from kerasimg.layers.base import backend_for
+    >>> backend_for(1, 2).name == keras.backend.backend()
+    True
+    """
+    backend = backend_utils.DynamicBackend()
+    if keras.backend.backend() != "tensorflow" and (
+        backend_utils.in_tf_graph() or any(type(v).__module__.startswith("tensorflow") for v in values)
+    ):
+        backend.set_backend("tensorflow")
+    return backend

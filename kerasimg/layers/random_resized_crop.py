@@ -13,10 +13,9 @@ from typing import Any
 
 import keras
 import numpy as np
-from keras.src.utils import backend_utils
 
 from kerasimg.layers._crop import BOX_KEYS, CropLayer, check_pair
-from kerasimg.layers.base import BaseImageLayer, _invalid
+from kerasimg.layers.base import BaseImageLayer, _invalid, backend_for
 
 _ATTEMPTS = 10  # torchvision's
 _DRAWS = 2 * _ATTEMPTS + 2  # an area and a log-aspect per attempt, then top and left
@@ -54,10 +53,9 @@ def _boxes(backend: Any, uniforms: Any, image_h: Any, image_w: Any, scale: tuple
     valid = ops.logical_and(
         ops.logical_and(w > 0.0, w <= width), ops.logical_and(h > 0.0, h <= height)
     )
-    attempt = ops.arange(_ATTEMPTS, dtype=f32)
-    first = ops.min(ops.where(valid, attempt, float(_ATTEMPTS)), axis=-1, keepdims=True)
-    chosen = attempt == first  # one-hot on the first valid attempt, all False if none
-    found = first[..., 0] < _ATTEMPTS
+    # one-hot on the first valid attempt (all False if none): valid, and no valid one before
+    chosen = ops.logical_and(valid, ops.cumsum(backend.cast(valid, "int32"), axis=-1) == 1)
+    found = ops.any(valid, axis=-1)
     # fallback: the whole image, its aspect ratio clamped to ratio, centred
     in_ratio = width / height
     fall_w = ops.where(in_ratio > ratio[1], ops.round(height * ratio[1]), width)
@@ -77,10 +75,6 @@ def _boxes(backend: Any, uniforms: Any, image_h: Any, image_w: Any, scale: tuple
 def _stateless_uniform(backend: Any, shape: tuple, seed: Any) -> Any:
     """The layers' own stateless U(0, 1) draw (``BaseImageLayer._uniform``), outside a layer."""
     return BaseImageLayer._uniform(types.SimpleNamespace(backend=backend), shape, 0.0, 1.0, seed=seed)
-
-
-def _is_tf(value: Any) -> bool:
-    return type(value).__module__.startswith("tensorflow")
 
 
 def sample_resized_crop_box(
@@ -124,11 +118,7 @@ def sample_resized_crop_box(
     [0, 0, 3, 4]
     """
     scale, ratio = check_scale(scale), check_ratio(ratio)
-    backend = backend_utils.DynamicBackend()
-    if keras.backend.backend() != "tensorflow" and (
-        backend_utils.in_tf_graph() or any(_is_tf(v) for v in (height, width, seed))
-    ):
-        backend.set_backend("tensorflow")
+    backend = backend_for(height, width, seed)
     uniforms = _stateless_uniform(backend, (1, _DRAWS), seed)
     return tuple(v[0] for v in _boxes(backend, uniforms, height, width, scale, ratio))
 
