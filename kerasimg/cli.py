@@ -3,8 +3,8 @@
 Every error a user can cause (a missing or empty folder, no images, a bad
 ``--augment`` spec, an ``--out`` that cannot be written, a bad option) prints one line
 starting with ``kerasimg:`` on stderr and exits with status 2, without a traceback;
-Ctrl-C prints ``kerasimg: interrupted`` and exits with status 130. Arguments are checked
-before TensorFlow is imported (each command imports ``kerasimg.data`` when it runs).
+Ctrl-C prints ``kerasimg: interrupted`` and exits with status 130. Arguments and paths are
+checked before a command imports its modules (``kerasimg.data``, TensorFlow's data pipeline).
 
 Example:
 
