@@ -4,10 +4,11 @@ A crop layer's transformation is a box per image, four int32 tensors of shape ``
 ``top``, ``left``, ``box_height``, ``box_width`` (pixels). ``crop_and_resize`` cuts each
 image's box and resizes it to the layer's ``(height, width)`` with half-pixel bilinear
 sampling — the samples ``Resize`` (and TensorFlow's ``ResizeBilinear``) takes on the
-cropped image, in exact integer arithmetic — as two gathers and a lerp per axis, vectorised over the batch: no
-per-image loop, no ``map_fn``. A box of the target size is an exact crop (every lerp
-weight is 0). Integer images are gathered in their own dtype and cast before the lerp,
-so they never wrap around.
+cropped image, positions in exact integer arithmetic — as two gathers and a lerp per
+axis, vectorised over the batch: no per-image loop, no ``map_fn``. A box of the target
+size is an exact crop (every lerp weight is 0). Integer images are gathered in their own
+dtype and cast before the lerp, so they never wrap around. Positions are int32: boxes
+and outputs up to 32,767 pixels a side.
 """
 
 from __future__ import annotations
@@ -182,6 +183,37 @@ class CropLayer(BaseImageLayer):
             batch_size = 1 if len(images.shape) == 3 else shape[0]
             image_h, image_w = self._image_size(images)
             return self._draw_box(batch_size, image_h, image_w, seed)
+
+    def get_box(self, height: Any, width: Any, seed: Any = None, training: bool = True) -> tuple:
+        """The box this layer cuts from one ``height x width`` image, from the size alone.
+
+        What ``kerasimg.data`` needs to crop while decoding (the size read from the header):
+        the same draw as ``get_random_transformation`` on one image with the same ``seed``
+        (``training=True``), or the inference box (``training=False``, and always for
+        ``CenterCrop``).
+
+        Args:
+            height: image height, an int or a scalar integer tensor (inside ``tf.data`` too).
+            width: image width, likewise.
+            seed: ``None`` (the layer's seed generator) or an int / shape-``[2]`` integer
+                tensor (a stateless draw).
+            training: False gives the inference box.
+
+        Returns:
+            ``(top, left, box_height, box_width)``, int32 scalar tensors.
+
+        Example:
+
+        >>> import kerasimg
+        >>> [int(v) for v in kerasimg.layers.RandomCrop(2, 3).get_box(4, 4, training=False)]
+        [1, 0, 2, 3]
+        """
+        with self._tf_data_backend(height):
+            if training and self.random:
+                box = self._draw_box(1, height, width, seed)
+            else:
+                box = self._inference_box(height, width)
+            return tuple(box[key][0] for key in BOX_KEYS)
 
     def transform_images(self, images: Any, transformation: dict | None = None, training: bool = True) -> Any:
         """Cut each image's box and resize it to ``(height, width)``: pure, no randomness.

@@ -77,3 +77,40 @@ def test_pinned_max_uint8_never_wraps():
     """Pinned: 255 stays 255 through the crop (the gather runs before the cast)."""
     x = np.full((2, 6, 6, 3), 255, "uint8")
     np.testing.assert_array_equal(to_np(layers.RandomCrop(3, 8, seed=2)(x)), np.full((2, 3, 8, 3), 255.0))
+
+
+LAYERS = [
+    layers.CenterCrop(3, 4),
+    layers.RandomCrop(3, 4, seed=5),
+    layers.RandomResizedCrop(3, 4, scale=(0.1, 0.9), seed=6),
+]
+
+
+@given(st.sampled_from(LAYERS), st.integers(1, 40), st.integers(1, 40), seeds)
+def test_get_box_is_the_transformations_box_from_the_size_alone(layer, height, width, seed):
+    box = [int(to_np(v)) for v in layer.get_box(height, width, seed=seed)]
+    t = layer.get_random_transformation(np.zeros((height, width, 1), "uint8"), seed=seed)
+    if t is not None:
+        assert box == [int(to_np(t[k])[0]) for k in ("top", "left", "box_height", "box_width")]
+    # the inference box is the one transform_images uses without a transformation
+    top, left, bh, bw = (int(to_np(v)) for v in layer.get_box(height, width, training=False))
+    x = np.random.default_rng(seed).integers(0, 256, (1, height, width, 1)).astype("uint8")
+    expected = np_crop_resize(x, {"top": [top], "left": [left], "box_height": [bh], "box_width": [bw]}, (3, 4))
+    np.testing.assert_allclose(to_np(layer(x, training=False)), expected, rtol=1e-5, atol=1e-3)
+
+
+def test_get_box_inside_tf_data_with_header_sizes():
+    import tensorflow as tf
+
+    layer = layers.RandomCrop(16, 16)
+
+    def box(i):
+        h, w = tf.cast(i, tf.int32) * 5 + 10, tf.constant(40)
+        return tf.stack(layer.get_box(h, w, seed=tf.stack([i, tf.constant(1, tf.int64)]))), h
+
+    runs = [[tuple(e.numpy().tolist() for e in row) for row in
+             tf.data.Dataset.range(8).map(box, num_parallel_calls=4)] for _ in range(2)]
+    assert runs[0] == runs[1]
+    for (top, left, bh, bw), h in runs[0]:
+        assert 0 <= top <= h - bh and 0 <= left <= 40 - bw
+        assert (bh, bw) == ((16, 16) if h >= 16 else (h, h))  # smaller: the largest square
