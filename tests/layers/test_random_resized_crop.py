@@ -214,3 +214,32 @@ def test_pinned_tiny_image_and_tiny_scale_falls_back_to_the_clamped_centre():
     """Pinned: on a 1x2 image an area of 1% rounds to nothing: every attempt fails."""
     box = [int(to_np(v)) for v in layers.sample_resized_crop_box(1, 2, scale=(0.01, 0.01), seed=5)]
     assert box == [0, 0, 1, 1]  # aspect 2 clamped to 4/3: w = round(1 * 4/3) = 1, centred
+
+
+def _crop_model():
+    inputs = keras.Input((20, 24, 3), dtype="uint8")
+    x = layers.RandomResizedCrop(16, 16, seed=1)(inputs)
+    x = layers.RandomCrop(12, 12, seed=2)(x)
+    x = layers.CenterCrop(10, 9)(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, keras.layers.Dense(2)(x))
+
+
+def test_crop_model_trains_under_jit_compile():
+    model = _crop_model()
+    model.compile(optimizer="sgd", loss="mse", jit_compile=True)
+    x = np.random.default_rng(0).integers(0, 256, (8, 20, 24, 3)).astype("uint8")
+    losses = [float(model.train_on_batch(x, np.zeros((8, 2), "float32"))) for _ in range(3)]
+    assert all(np.isfinite(losses))
+    np.testing.assert_array_equal(model.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_crop_model_keras_file_reloads_safely(tmp_path):
+    model = _crop_model()
+    model.save(tmp_path / "crops.keras")
+    reloaded = keras.saving.load_model(tmp_path / "crops.keras", safe_mode=True)  # no custom_objects
+    assert [type(layer).__name__ for layer in reloaded.layers[1:4]] == [
+        "RandomResizedCrop", "RandomCrop", "CenterCrop"]
+    assert reloaded.layers[1].get_config() == model.layers[1].get_config()
+    x = np.random.default_rng(1).integers(0, 256, (3, 20, 24, 3)).astype("uint8")
+    np.testing.assert_array_equal(to_np(model(x, training=False)), to_np(reloaded(x, training=False)))
