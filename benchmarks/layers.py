@@ -20,6 +20,9 @@ the calls are interleaved (each round runs every configuration once, in a shuffl
 so a load that comes and goes on a shared machine hits every row alike and the *ratios*
 stay meaningful even when the absolute figures move.
 
+``--without-resize`` times flip, brightness and contrast alone on 224x224 input (the stack
+minus resize and normalize).
+
 Run: ``python benchmarks/layers.py`` (under a minute on 2 cores), or
 ``KERAS_BACKEND=jax python benchmarks/layers.py``; ``--quick`` is a tiny smoke run (CI).
 keras_cv is optional (``pip install keras-cv``); without it its rows say "skipped".
@@ -122,8 +125,10 @@ def _stack(impl: str, size: int) -> list:
     raise ValueError(f"unknown implementation {impl!r}")
 
 
-def _model(impl: str, sample: np.ndarray, size: int) -> keras.Sequential:
+def _model(impl: str, sample: np.ndarray, size: int, resize: bool = True) -> keras.Sequential:
     """A Sequential of ``impl``'s stack on an ``Input`` of the sample's shape and dtype.
+
+    ``resize=False``: flip, brightness and contrast alone (``--without-resize``).
 
     kerasimg takes the batch as it is (an ``Input`` without a dtype would cast uint8 to
     float32 at the model's door). keras.layers and keras_cv get float32: Keras'
@@ -131,7 +136,8 @@ def _model(impl: str, sample: np.ndarray, size: int) -> keras.Sequential:
     uint8 pipeline casts first (the cast is timed).
     """
     dtype = str(sample.dtype) if impl == "kerasimg" else "float32"
-    model = keras.Sequential([keras.Input(sample.shape[1:], dtype=dtype), *_stack(impl, size)])
+    layers = _stack(impl, size) if resize else _stack(impl, size)[:3]
+    model = keras.Sequential([keras.Input(sample.shape[1:], dtype=dtype), *layers])
     model(sample[:1].astype(dtype), training=True)
     return model
 
@@ -141,7 +147,7 @@ def _one_pass(x: Any) -> Any:
 
 
 # ----------------------------------------------------------------------------- runners
-def _tf_runner(impl: str, jit: bool, data: Any, sample: np.ndarray, size: int) -> Callable:
+def _tf_runner(impl: str, jit: bool, data: Any, sample: np.ndarray, size: int, resize: bool = True) -> Callable:
     import tensorflow as tf
 
     tf.get_logger().setLevel("ERROR")  # one tf.function per row is not retracing
@@ -149,7 +155,7 @@ def _tf_runner(impl: str, jit: bool, data: Any, sample: np.ndarray, size: int) -
     if impl == "one-pass limit":
         fn = _one_pass
     else:
-        model = _model(impl, sample, size)
+        model = _model(impl, sample, size, resize)
         cast = impl != "kerasimg"
 
         def fn(x):
@@ -159,13 +165,13 @@ def _tf_runner(impl: str, jit: bool, data: Any, sample: np.ndarray, size: int) -
     return lambda: compiled(data)  # CPU execution is synchronous: the call is the work
 
 
-def _jax_runner(impl: str, data: Any, sample: np.ndarray, size: int) -> Callable:
+def _jax_runner(impl: str, data: Any, sample: np.ndarray, size: int, resize: bool = True) -> Callable:
     import jax
 
     if impl == "one-pass limit":
         compiled = jax.jit(_one_pass)
         return lambda: compiled(data).block_until_ready()
-    model = _model(impl, sample, size)
+    model = _model(impl, sample, size, resize)
     cast = impl != "kerasimg"
     trainable = [v.value for v in model.trainable_variables]
     state = {"vars": [v.value for v in model.non_trainable_variables]}
@@ -183,8 +189,11 @@ def _jax_runner(impl: str, data: Any, sample: np.ndarray, size: int) -> Callable
     return run
 
 
-def build(batch: int, in_size: int, out_size: int) -> list[Config]:
-    """Every configuration of this backend, built and warmed up (compiled)."""
+def build(batch: int, in_size: int, out_size: int, resize: bool = True) -> list[Config]:
+    """Every configuration of this backend, built and warmed up (compiled).
+
+    ``resize=False`` times flip, brightness and contrast alone (``out_size`` unused).
+    """
     backend = keras.backend.backend()
     if backend not in ("tensorflow", "jax"):
         raise SystemExit(f"benchmarks/layers.py runs under tensorflow or jax, not {backend!r}")
@@ -201,9 +210,9 @@ def build(batch: int, in_size: int, out_size: int) -> list[Config]:
                 try:
                     data = keras.ops.convert_to_tensor(sample)
                     if backend == "tensorflow":
-                        config.run = _tf_runner(impl, mode == "XLA", data, sample, out_size)
+                        config.run = _tf_runner(impl, mode == "XLA", data, sample, out_size, resize)
                     else:
-                        config.run = _jax_runner(impl, data, sample, out_size)
+                        config.run = _jax_runner(impl, data, sample, out_size, resize)
                     for _ in range(2):
                         config.run()
                 except Exception as error:  # keras_cv missing or failing under this backend
@@ -364,6 +373,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch", type=int, default=64, help="images per batch (default 64)")
     parser.add_argument("--repeats", type=int, default=9, help="timed calls per row (default 9)")
     parser.add_argument("--quick", action="store_true", help="tiny sizes and 2 repeats (CI smoke)")
+    parser.add_argument("--without-resize", action="store_true",
+                        help="time flip, brightness and contrast alone on 224x224 input (no resize, "
+                             "no normalize)")
     parser.add_argument("--bandwidth-gbs", type=float, default=None,
                         help="peak memory bandwidth (GB/s) for the limit row, overriding the table")
     args = parser.parse_args(argv)
@@ -373,13 +385,16 @@ def main(argv: list[str] | None = None) -> None:
     if args.bandwidth_gbs is not None and args.bandwidth_gbs <= 0:
         parser.error(f"--bandwidth-gbs must be positive, got {args.bandwidth_gbs}")
     in_size, out_size = (24, 16) if args.quick else (256, 224)
+    if args.without_resize:
+        in_size = out_size
     batch, repeats = (2, 2) if args.quick else (args.batch, args.repeats)
 
     device = _device()
     print(f"backend={keras.backend.backend()} keras={keras.__version__} device={device} "
           f"cores={os.cpu_count()} batch={batch} input={in_size}x{in_size}x3 -> "
-          f"{out_size}x{out_size}x3 repeats={repeats}", flush=True)
-    configs = build(batch, in_size, out_size)
+          f"{out_size}x{out_size}x3 repeats={repeats} "
+          f"stack={'flip+brightness+contrast' if args.without_resize else 'full'}", flush=True)
+    configs = build(batch, in_size, out_size, resize=not args.without_resize)
     measure(configs, repeats)
     print()
     print(report(configs, batch, device, in_size, out_size, args.bandwidth_gbs))

@@ -144,10 +144,11 @@ def _without_tf(tmp_path, **extra):
 def test_quick_run_under_jax_without_tensorflow(tmp_path):
     """The GPU machine has JAX and no TensorFlow: keras_cv is skipped, everything else runs."""
     done = subprocess.run(
-        [sys.executable, str(SCRIPT), "--quick"], capture_output=True, text=True, timeout=300,
-        cwd=ROOT, env=_without_tf(tmp_path),
+        [sys.executable, str(SCRIPT), "--quick", "--without-resize"], capture_output=True, text=True,
+        timeout=300, cwd=ROOT, env=_without_tf(tmp_path),
     )
     assert done.returncode == 0, done.stderr[-3000:]
+    assert "input=16x16x3 -> 16x16x3" in done.stdout and "stack=flip+brightness+contrast" in done.stdout
     rows = _rows(done.stdout)
     assert [tuple(row[:3]) for row in rows] == [(impl, "jax.jit", dtype) for impl in bench.IMPLEMENTATIONS
                                                 for dtype in bench.DTYPES]
