@@ -131,6 +131,100 @@ def contenders(folder: Path) -> dict:
     }
 
 
+FORMAT_WIDTHS = (300, 500)  # the per-format corpora: photos this wide, saved in each format
+PLAIN_DECODERS = {  # the plain tf.data decode a user writes for one format
+    "png": "decode_png", "webp": "decode_webp", "gif": "decode_gif", "bmp": "decode_bmp", "digits": "decode_png",
+}  # fmt: skip
+
+
+def make_format_corpus(root: Path, fmt: str, n: int, seed: int = 1) -> Path:
+    """``n`` files of one format in ``root/<fmt>/{a,b}/``; ``digits``: the demo's 32x32 PNGs."""
+    folder = root / fmt
+    suffix = {"digits": "png"}.get(fmt, fmt)
+    if folder.exists() and len(list(folder.glob(f"*/*.{suffix}"))) == n:
+        return folder
+    if fmt == "digits":
+        from sklearn.datasets import load_digits
+
+        for i, image in enumerate(load_digits().images[:n]):
+            pixels = np.clip(np.round(image * (255.0 / 16.0)), 0, 255).astype("uint8")
+            path = folder / "ab"[i % 2] / f"{i:05d}.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(pixels, mode="L").resize((32, 32), Image.BILINEAR).save(path)
+        return folder
+    rng = np.random.default_rng(seed)
+    sources = photos()
+    for i in range(n):
+        src = sources[i % len(sources)]
+        width = int(rng.integers(*FORMAT_WIDTHS))
+        image = Image.fromarray(src).resize((width, int(width * 0.75)), Image.BILINEAR)
+        path = folder / "ab"[i % 2] / f"{i:05d}.{suffix}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        image.save(path, **({"quality": 85} if fmt == "webp" else {}))
+    return folder
+
+
+def format_contenders(folder: Path, fmt: str) -> dict:
+    """kerasimg beside the plain pipeline for that one format (list, read, decode, resize)."""
+    import tensorflow as tf
+
+    import kerasimg.data
+
+    autotune = tf.data.AUTOTUNE
+    suffix = {"digits": "png"}.get(fmt, fmt)
+    decode = getattr(tf.io, PLAIN_DECODERS[fmt])
+
+    def plain():
+        def load(path):
+            data = tf.io.read_file(path)
+            image = decode(data)[0] if fmt in ("gif", "webp") else decode(data, channels=3)
+            image = tf.ensure_shape(image, [None, None, None])[..., :3]
+            return tf.cast(tf.image.resize(image, SIZE), tf.uint8)
+
+        ds = tf.data.Dataset.list_files(str(folder / "*" / f"*.{suffix}"), shuffle=True, seed=0)
+        return ds.map(load, num_parallel_calls=autotune).batch(BATCH).prefetch(autotune)
+
+    def ours():
+        return kerasimg.data.from_directory(folder, image_size=SIZE, batch_size=BATCH, seed=0)
+
+    return {"kerasimg": ours, "plain": plain}
+
+
+def serving_figures(root: Path) -> dict[str, float]:
+    """ms per call: ``serving_bytes`` on one image against ``decode`` + ``serving_default``."""
+    import keras
+    import tensorflow as tf
+
+    import kerasimg
+
+    model = keras.Sequential([keras.Input((*SIZE, 3), dtype="uint8"), keras.layers.Rescaling(1 / 255),
+                              keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(2)])  # fmt: skip
+    served = tf.saved_model.load(kerasimg.export(model, str(root / "served")))
+    photo = Image.fromarray(photos()[0]).resize((400, 300))
+    figures = {}
+    for fmt, decode in (("png", tf.io.decode_png), ("jpeg", tf.io.decode_jpeg)):
+        buffer = __import__("io").BytesIO()
+        photo.save(buffer, fmt.upper())
+        data = tf.constant([buffer.getvalue()])
+        calls = {
+            "serving_bytes": lambda data=data: served.signatures["serving_bytes"](image_bytes=data),
+            "decode+default": lambda data=data, decode=decode: served.signatures["serving_default"](
+                images=decode(data[0], channels=3)[None]
+            ),
+        }
+        best = {name: float("inf") for name in calls}
+        for call in calls.values():
+            call()
+        for _ in range(5):  # round robin, best of 5 runs of 20 calls
+            for name, call in calls.items():
+                start = time.perf_counter()
+                for _ in range(20):
+                    call()
+                best[name] = min(best[name], (time.perf_counter() - start) / 20 * 1000)
+        figures[fmt] = best
+    return figures
+
+
 def count_images(ds) -> int:
     """One warm-up epoch (traces the graphs, fills the page cache); the images in it."""
     count = 0
@@ -158,12 +252,17 @@ def main() -> None:
     parser.add_argument("--n-scans", type=int, default=300, help="scan-sized images (default 300)")
     parser.add_argument("--repeats", type=int, default=3, help="timed epochs, best kept")
     parser.add_argument("--kinds", default="imagenet,scans", help="comma list: imagenet,scans")
+    parser.add_argument("--formats", default="png,webp,gif,bmp,digits",
+                        help="per-format section: comma list of png,webp,gif,bmp,digits ('' for none)")
+    parser.add_argument("--n-formats", type=int, default=600, help="images per format (default 600)")
+    parser.add_argument("--serving", action=argparse.BooleanOptionalAction, default=True,
+                        help="time serving_bytes against decode + serving_default")
     parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "kerasimg-bench")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     counts = {"imagenet": args.n, "scans": args.n_scans}
     print(f"cpus={os.cpu_count()}  image_size={SIZE}  batch={BATCH}  best of {args.repeats} epochs")
-    for kind in args.kinds.split(","):
+    for kind in filter(None, args.kinds.split(",")):
         folder = make_corpus(args.dir, kind, counts[kind])
         print(f"\n{kind}: {counts[kind]} JPEGs, {WIDTHS[kind][0]}-{WIDTHS[kind][1]} px wide ({folder})")
         datasets = {name: make() for name, make in contenders(folder).items()}
@@ -182,6 +281,28 @@ def main() -> None:
                 f"  kerasimg / {name:12s} {rates['kerasimg'] / rates[name]:5.2f}x images/s, "
                 f"{cpu[name] / cpu['kerasimg']:5.2f}x by CPU time"
             )
+
+    for fmt in filter(None, args.formats.split(",")):
+        folder = make_format_corpus(args.dir, fmt, args.n_formats)
+        print(f"\nformat {fmt}: {args.n_formats} files ({folder})")
+        datasets = {name: make() for name, make in format_contenders(folder, fmt).items()}
+        images = {name: count_images(ds) for name, ds in datasets.items()}
+        best = {name: [float("inf")] * 3 for name in datasets}
+        for _ in range(args.repeats):
+            for name, ds in datasets.items():
+                best[name] = [min(a, b) for a, b in zip(best[name], time_epoch(ds), strict=True)]
+        for name, (seconds, cpu_seconds, latency) in best.items():
+            print(f"  {name:12s} {images[name] / seconds:8.1f} images/s  {1000 * cpu_seconds / images[name]:6.2f} "
+                  f"CPU ms/image  first batch {1000 * latency:5.0f} ms")
+        (ours, _, ours_first), (plain, _, plain_first) = best["kerasimg"], best["plain"]
+        print(f"  kerasimg / plain {plain / ours:5.2f}x images/s (whole epoch), first batch "
+              f"{1000 * (ours_first - plain_first):+.0f} ms")
+    if args.serving:
+        print("\nserving one 400x300 image (ms per call, best of 5 x 20)")
+        for fmt, best in serving_figures(args.dir).items():
+            ratio = best["serving_bytes"] / best["decode+default"]
+            print(f"  {fmt:5s} serving_bytes {best['serving_bytes']:6.2f} ms  decode+serving_default "
+                  f"{best['decode+default']:6.2f} ms  ratio {ratio:5.2f}x")
 
 
 if __name__ == "__main__":

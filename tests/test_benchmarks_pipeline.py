@@ -41,7 +41,8 @@ def test_corpus_has_the_sizes_and_layout_it_promises(tmp_path):
 
 def test_tiny_run_prints_every_contender_and_ratio(tmp_path):
     done = subprocess.run(
-        [sys.executable, str(SCRIPT), "--n", "8", "--n-scans", "4", "--repeats", "1", "--dir", str(tmp_path)],
+        [sys.executable, str(SCRIPT), "--n", "8", "--n-scans", "4", "--repeats", "1", "--dir", str(tmp_path),
+         "--formats", "png,gif,digits", "--n-formats", "6"],
         capture_output=True, text=True, timeout=600, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
@@ -53,3 +54,18 @@ def test_tiny_run_prints_every_contender_and_ratio(tmp_path):
     assert all(float(rate) > 0 and float(ms) > 0 for _, rate, ms, _ in rows)
     ratios = re.findall(r"^  kerasimg / (\S+) +([\d.]+)x images/s, +([\d.]+)x by CPU time$", out, re.M)
     assert [r[0] for r in ratios] == list(CONTENDERS[1:]) * 2
+    formats = re.findall(r"^format (\S+): 6 files", out, re.M)
+    assert formats == ["png", "gif", "digits"]
+    rows = re.findall(r"^  kerasimg / plain +([\d.]+)x images/s \(whole epoch\), first batch +([+-]\d+) ms$", out, re.M)
+    assert len(rows) == 3 and all(float(r[0]) > 0 for r in rows)
+    serving = re.findall(r"^  (png|jpeg) +serving_bytes +([\d.]+) ms +decode\+serving_default +([\d.]+) ms", out, re.M)
+    assert [s[0] for s in serving] == ["png", "jpeg"] and all(float(s[1]) > 0 for s in serving)
+
+
+def test_format_corpus_writes_each_format(tmp_path):
+    bench = _load()
+    for fmt, magic in (("png", b"\x89PNG"), ("webp", b"RIFF"), ("gif", b"GIF8"), ("bmp", b"BM"), ("digits", b"\x89PNG")):
+        folder = bench.make_format_corpus(tmp_path, fmt, 4)
+        files = sorted(p for p in folder.glob("*/*") if p.is_file())
+        assert len(files) == 4 and all(p.read_bytes().startswith(magic) for p in files), fmt
+

@@ -30,6 +30,7 @@ MAX_JPEG_SCANS = 256
 #: Most GIF blocks (image descriptors, extensions and sub-blocks that are not full 255-byte
 #: runs) walked before the file is refused: bounds the work of the frame walk.
 MAX_GIF_STEPS = 1 << 16
+_GIF_RUN = 64  # full 255-byte sub-blocks skipped per step
 #: An 8x8 grey baseline JPEG: what the JPEG decoders not chosen for an image decode instead
 #: (selecting inputs keeps the JPEG path free of branches, which cost more than this decode).
 TINY_JPEG = (
@@ -43,7 +44,6 @@ TINY_JPEG = (
     b'\xc2\xc3\xc4\xc5\xc6\xc7\xc8\xc9\xca\xd2\xd3\xd4\xd5\xd6\xd7\xd8\xd9\xda\xe1\xe2\xe3\xe4\xe5\xe6\xe7\xe8\xe9\xea\xf1\xf2\xf3\xf4\xf5\xf6\xf7\xf8\xf9\xfa\xff\xda'
     b'\x00\x08\x01\x01\x00\x00?\x00\xf3\xfa\xff\xd9'
 )
-_GIF_RUN = 64  # full 255-byte sub-blocks skipped per step
 _MAGICS = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM", b"RIFF", b"WEBP")
 _MAGIC_POS = (0, 0, 0, 0, 0, 0, 8)
 #: format index (1 + FORMATS.index) contributed by each magic match
@@ -102,14 +102,15 @@ def _sized(height, width, max_pixels: int, extra=0, more_ok=None, more_reason=No
     return Verdict(ok, reason, height, width, tf.cast(extra, tf.int32))
 
 
-def jpeg(contents: tf.Tensor, head: tf.Tensor, max_pixels: int) -> Verdict:
+def jpeg(contents: tf.Tensor, head: tf.Tensor, max_pixels: int, shape: tf.Tensor | None = None) -> Verdict:
     """libjpeg's header reader (the size ``decode_jpeg`` will allocate) and the scan count.
 
     ``extract_jpeg_shape`` fails with TF's own error on a header libjpeg cannot read. Inside
     entropy-coded data a 0xFF byte is always followed by 0x00 or a restart marker, so every
     ``FF DA`` is a start-of-scan marker (or one in an embedded thumbnail: counted too).
     """
-    shape = tf.io.extract_jpeg_shape(contents)
+    if shape is None:  # else the size is known (the inspector's), and libjpeg is not asked
+        shape = tf.io.extract_jpeg_shape(contents)
     pieces = tf.strings.split(contents, sep=b"\xff\xda", maxsplit=MAX_JPEG_SCANS + 1)
     scans = tf.size(pieces) - 1
     few = scans <= MAX_JPEG_SCANS
@@ -120,14 +121,14 @@ def jpeg(contents: tf.Tensor, head: tf.Tensor, max_pixels: int) -> Verdict:
     return _sized(shape[0], shape[1], max_pixels, shape[2], few, why)
 
 
-def png(contents: tf.Tensor, head: tf.Tensor, max_pixels: int) -> Verdict:
+def png(contents: tf.Tensor, head: tf.Tensor, max_pixels: int, shape: tf.Tensor | None = None) -> Verdict:
     """IHDR: width and height (big-endian) at bytes 16-23, bit depth at 24."""
     width, height = tf.unstack(_uints(head, 16, 2, tf.int32, False), num=2)
     depth = _uints(head, 24, 1, tf.uint8, False)[0]
     return _sized(height, width, max_pixels, depth)
 
 
-def bmp(contents: tf.Tensor, head: tf.Tensor, max_pixels: int) -> Verdict:
+def bmp(contents: tf.Tensor, head: tf.Tensor, max_pixels: int, shape: tf.Tensor | None = None) -> Verdict:
     """BITMAPINFOHEADER: width, height (signed: < 0 means top-down), bits per pixel,
     compression. TF checks the file size against them; an 8-bit BMP with a colour palette is
     refused here (TF would return palette indices as grey levels), as are compressions TF
@@ -138,16 +139,16 @@ def bmp(contents: tf.Tensor, head: tf.Tensor, max_pixels: int) -> Verdict:
     bpp = planes_bpp // 65536
     compression_ok = tf.equal(compression, 0) | tf.equal(compression, 3)
 
-    def grey_palette() -> tf.Tensor:
-        n = tf.cast(tf.strings.length(contents), tf.int64)
-        start = tf.minimum(14 + dib, n)
-        length = tf.maximum(tf.minimum(tf.minimum(offset - start, 1024), n - start), 0) // 4 * 4
-        table = tf.strings.substr(contents, tf.cast(start, tf.int32), tf.cast(length, tf.int32))
-        entries = tf.reshape(tf.cast(tf.io.decode_raw(table, tf.uint8), tf.int64), [-1, 4])[:, :3]
-        index = tf.range(tf.shape(entries, out_type=tf.int64)[0])[:, None]
-        return tf.reduce_all(tf.equal(entries, index))
+    # TF reads 8-bit BMPs as grey levels and ignores the colour table: refuse a colour one.
+    # Without a branch: the table read is empty unless the BMP is 8-bit.
+    n = tf.cast(tf.strings.length(contents), tf.int64)
+    start = tf.minimum(14 + dib, n)
+    length = tf.maximum(tf.minimum(tf.minimum(offset - start, 1024), n - start), 0) // 4 * 4
+    length = tf.where(tf.equal(bpp, 8) & compression_ok, length, 0)
+    table = tf.strings.substr(contents, tf.cast(start, tf.int32), tf.cast(length, tf.int32))
+    entries = tf.reshape(tf.cast(tf.io.decode_raw(table, tf.uint8), tf.int64), [-1, 4])[:, :3]
+    grey = tf.reduce_all(tf.equal(entries, tf.range(tf.shape(entries, out_type=tf.int64)[0])[:, None]))
 
-    grey = tf.cond(tf.equal(bpp, 8) & compression_ok & (dib < 2**20), grey_palette, lambda: tf.constant(True))
     def why() -> tf.Tensor:
         return tf.where(
             compression_ok,
@@ -158,7 +159,7 @@ def bmp(contents: tf.Tensor, head: tf.Tensor, max_pixels: int) -> Verdict:
     return _sized(height, tf.maximum(width, 0), max_pixels, 0, compression_ok & grey, why)
 
 
-def webp(contents: tf.Tensor, head: tf.Tensor, max_pixels: int) -> Verdict:
+def webp(contents: tf.Tensor, head: tf.Tensor, max_pixels: int, shape: tf.Tensor | None = None) -> Verdict:
     """The canvas size of a lossy (VP8), lossless (VP8L) or extended (VP8X) WebP. Animated
     WebP is refused: TF 2.21's animation path corrupts the heap."""
     chunk = tf.strings.substr(head, 12, 4)
@@ -180,7 +181,7 @@ def webp(contents: tf.Tensor, head: tf.Tensor, max_pixels: int) -> Verdict:
     return _sized(height, width, max_pixels, 0, still, why)
 
 
-def gif(contents: tf.Tensor, head: tf.Tensor, max_pixels: int) -> Verdict:
+def gif(contents: tf.Tensor, head: tf.Tensor, max_pixels: int, shape: tf.Tensor | None = None) -> Verdict:
     """The logical screen and every frame's image descriptor.
 
     TF's GIF decoder (giflib's ``DGifSlurp``) allocates every frame at the size its own

@@ -14,6 +14,7 @@ import tensorflow as tf
 from kerasimg.data import _guard, _headers
 from kerasimg.data._headers import FORMATS
 
+_no_autograph = tf.autograph.experimental.do_not_convert
 _DTYPES = {"uint8": tf.uint8, "uint16": tf.uint16, "float32": tf.float32}
 _INTERPOLATIONS = (
     "bilinear", "nearest", "bicubic", "area", "lanczos3", "lanczos5", "gaussian", "mitchellcubic",
@@ -151,6 +152,7 @@ class ImageDecoder:
         height, width = self.image_size or (None, None)
         return (height, width, self.channels)
 
+    @_no_autograph  # plain TF ops, built as written (also inside a user's tf.function)
     def format_of(self, contents: tf.Tensor) -> tf.Tensor:
         """The format read from the magic bytes: a string scalar, ``b""`` when unknown.
 
@@ -163,6 +165,7 @@ class ImageDecoder:
         fmt = _headers.detect(contents, tf.strings.length(contents))[0]
         return tf.gather(tf.constant(("",) + FORMATS), fmt)
 
+    @_no_autograph  # plain TF ops, built as written (also inside a user's tf.function)
     def check(self, contents: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """Validates the header without decoding pixels; graph-safe and never raises.
 
@@ -183,6 +186,7 @@ class ImageDecoder:
             return self._eager("_check")(contents)
         return self._check(contents)
 
+    @_no_autograph  # plain TF ops, built as written (also inside a user's tf.function)
     def decode(self, contents: tf.Tensor) -> tf.Tensor:
         """Decodes one encoded image (a scalar string) into ``[H, W, channels]`` of ``dtype``.
 
@@ -200,13 +204,14 @@ class ImageDecoder:
             return self._eager("_decode")(contents)
         return self._decode(contents)
 
+    @_no_autograph  # plain TF ops, built as written (also inside a user's tf.function)
     def decode_batch(self, image_bytes: tf.Tensor, indices: tf.Tensor | None = None) -> tf.Tensor:
         """Decodes a string batch ``[N]`` into ``[N, height, width, channels]``, all or nothing.
 
         What ``kerasimg.export``'s ``serving_bytes`` runs. The verdict is ``decode``'s on each
         image; the first refused image stops the call with ``InvalidArgumentError`` whose
         message is ``kerasimg: image_bytes[<i>]: <reason>``, the reason ``why_bad`` gives.
-        Needs an ``image_size`` unless ``N`` is 1 (images of one size stack).
+        Without an ``image_size`` (native sizes, which do not stack) it takes one image.
 
         Example:
 
@@ -220,6 +225,19 @@ class ImageDecoder:
         if indices is None:
             indices = tf.range(count)
         blank = self._blank()
+        if self.image_size is None:  # one image of its own size: no batch to stack
+            image, ok = (
+                tf.data.Dataset.from_tensors(image_bytes[0]).map(lambda c: (self.decode(c), True)).ignore_errors()
+                .concatenate(tf.data.Dataset.from_tensors((blank, False))).take(1).get_single_element()
+            )  # fmt: skip
+
+            def refuse_one() -> tf.Tensor:
+                index = tf.strings.as_string(indices[0])
+                message = tf.strings.join(["kerasimg: image_bytes[", index, "]: ", self._explain(image_bytes[0])])
+                with tf.control_dependencies([tf.debugging.Assert(False, [message], name="kerasimg_check")]):
+                    return tf.identity(image)
+
+            return tf.cond(ok, lambda: image, refuse_one)[None]
         # TF's decoders fail inside their op; a tf.data pipeline with ignore_errors turns a
         # failure into a missing element, found by its index (a sentinel closes the batch).
         images = tf.data.Dataset.from_tensor_slices((tf.range(count), image_bytes)).map(
@@ -240,29 +258,29 @@ class ImageDecoder:
 
     def _explain(self, contents: tf.Tensor) -> tf.Tensor:
         """Why ``decode`` refused ``contents`` (graph): the detailed inspector's reason, else
-        the lean guard's, else TF's decoder refused the pixels."""
+        the lean guard's, else TF's decoder refused the pixels. Never raises."""
         header = _headers.inspect(contents, self.formats, self.max_pixels)
-        n = tf.strings.length(contents)
-        head = _guard.head_of(contents)
-        fmt = _guard.fmt_index(head)
-        branch = tf.gather(self._branch_of_fmt, fmt)
-
-        def lean(name: str):
-            def run() -> tf.Tensor:
-                verdict = _guard.BRANCHES[name](contents, head, self.max_pixels)
-                return tf.where(verdict.ok, "", verdict.reason())
-
-            return run
-
-        guard = tf.switch_case(branch, [lambda: tf.constant("")] + [lean(f) for f in self._allowed])
-        guard = tf.where(
-            n > self.max_file_bytes,
-            tf.strings.join([tf.strings.as_string(n), f" bytes, over max_file_bytes={self.max_file_bytes}"]),
-            guard,
-        )
         corrupt = "corrupt image data (the header is valid but TensorFlow could not decode the pixels)"
-        return tf.where(header.ok, tf.where(tf.equal(guard, ""), corrupt, guard), header.reason)
 
+        def lean() -> tf.Tensor:  # the inspector accepted the header: its sizes are sound
+            n = tf.strings.length(contents)
+            head = _guard.head_of(contents)
+            fmt = _guard.fmt_index(head)
+
+            def run(name: str):
+                def branch_fn() -> tf.Tensor:
+                    shape = tf.stack([header.height, header.width, tf.cast(header.extra, tf.int64)])
+                    verdict = _guard.BRANCHES[name](contents, head, self.max_pixels, shape=shape)
+                    return tf.where(verdict.ok, corrupt, verdict.reason())
+
+                return branch_fn
+
+            index = tf.where(n > self.max_file_bytes, 0, tf.gather(self._branch_of_fmt, fmt))
+            return tf.switch_case(index, [lambda: self._refusal(n, fmt)] + [run(f) for f in self._allowed])
+
+        return tf.cond(header.ok, lean, lambda: header.reason)
+
+    @_no_autograph  # plain TF ops, built as written (also inside a user's tf.function)
     def resize_images(self, images: tf.Tensor) -> tf.Tensor:
         """Crops, resizes and converts decoded uint8 images as ``decode`` does after decoding.
 
@@ -308,7 +326,7 @@ class ImageDecoder:
         path = os.fspath(path)
         if os.path.isdir(path):
             raise ValueError(f"kerasimg: {path}: is a directory, not an image file")
-        problem = file_problem(path, self.max_file_bytes)
+        problem = file_problem(path, self.max_file_bytes) if os.path.exists(path) else None
         if problem is not None:
             raise ValueError(f"kerasimg: {path}: {problem}")
         try:
@@ -365,8 +383,8 @@ class ImageDecoder:
         """Decode first (bad means exactly: ``decode`` fails), then explain a failure.
 
         The explanation is the detailed inspector's (``check``) when it refuses the bytes,
-        else the lean guard's own ``kerasimg:`` reason (GIF frames, JPEG scans, file bytes:
-        bounds the inspector does not know), else TF's decoder message.
+        else the lean guard's (GIF frames, JPEG scans, file bytes: bounds the inspector does
+        not know), else TF's decoder message.
         """
         contents = tf.constant(contents, tf.string)
         try:
@@ -375,81 +393,72 @@ class ImageDecoder:
             message = _first_line(err.message)
         except UnicodeDecodeError:  # TF put raw bytes in its message
             message = "(TensorFlow's error message is not text)"
-        ok, reason = self.check(contents)
-        if not bool(ok):
-            return None, reason.numpy().decode()
-        ours = re.search(r"kerasimg: (.*?)\]?$", message)
-        if ours:
-            return None, ours.group(1)
-        return None, f"corrupt image data: {message}"
+        reason = self._eager("_explain")(contents).numpy().decode()
+        if reason.startswith("corrupt image data"):
+            return None, f"corrupt image data: {message}"
+        return None, reason
 
     def _check(self, contents: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         header = _headers.inspect(contents, self.formats, self.max_pixels)
         return header.ok, header.reason
 
-    def _decode(self, contents: tf.Tensor, label: Any = "") -> tf.Tensor:
+    def _decode(self, contents: tf.Tensor, exact: bool = True) -> tf.Tensor:
         """The lean guard, then TF's decoder: a few ops per format (see ``_guard``).
 
-        ``label`` (a string) goes between ``kerasimg: `` and the reason of a refusal.
-
-        Branches are what cost in a tf.data map, far more than ops (measured on 32x32 PNGs:
-        100 extra arithmetic ops +11 us per image, one trivial ``tf.cond`` +25 us, a
-        function-calling op such as a non-lowered ``Case`` anywhere in the function +200 us).
-        So the path is: PNG (the common small-file format) inline; else JPEG, whose DCT
-        scale is chosen by selecting inputs (the scales not chosen decode an 8x8 JPEG), not by
-        branching; else one lowered switch over the rare formats and the refusal.
+        One lowered ``switch_case`` on the format (0: refuse). Nodes are what cost in a tf.data
+        map, dead ones included, and branches multiply them; so no branch inside a branch: the
+        JPEG DCT scale is chosen by selecting inputs (the scales not chosen decode an 8x8
+        JPEG), the GIF walk has no loop, refusals are an ``Assert`` whose message is a constant
+        plus numbers (strings are only built by ``why_bad`` and ``decode_batch``, on failure).
         """
-        label = tf.convert_to_tensor(label, tf.string)
         n = tf.strings.length(contents)
         head = _guard.head_of(contents)
         fmt = _guard.fmt_index(head)
         branch = tf.where(n > self.max_file_bytes, 0, tf.gather(self._branch_of_fmt, fmt))
 
         def refuse() -> tf.Tensor:
-            reason = tf.where(
-                n > self.max_file_bytes,
-                tf.strings.join([tf.strings.as_string(n), f" bytes, over max_file_bytes={self.max_file_bytes}"]),
-                _guard.refusal(fmt, n, self._allowed),
-            )
-            return self._after_assert(tf.constant(False), lambda: reason, label, self._blank())
+            if exact:
+                data = [tf.strings.join(["kerasimg: ", self._refusal(n, fmt)])]
+            else:
+                data = [f"kerasimg: empty, not one of formats={self.formats}, or over max_file_bytes"]
+            with tf.control_dependencies([tf.debugging.Assert(False, data, name="kerasimg_check")]):
+                return self._blank()
 
         def run(name: str):
-            return lambda: self._format_branch(name, contents, head, label)
+            def branch_fn() -> tf.Tensor:
+                verdict = _guard.BRANCHES[name](contents, head, self.max_pixels)
+                if exact:  # the reason, as why_bad gives it (strings cost: only where read)
+                    data = [tf.strings.join(["kerasimg: ", verdict.reason()])]
+                else:  # in the adapter's map, where why_bad explains failures; strings only
+                    data = [f"kerasimg: {name} over max_pixels or a format bound (why_bad explains)"]
+                with tf.control_dependencies([tf.debugging.Assert(verdict.ok, data, name="kerasimg_check")]):
+                    checked = tf.identity(contents)
+                return self._decoders[name](checked, verdict)
 
-        rare = [name for name in self._allowed if name not in ("png", "jpeg")]
-        rare_index = tf.gather([0] + [rare.index(f) + 1 if f in rare else 0 for f in FORMATS], fmt)
+            return branch_fn
 
-        def others() -> tf.Tensor:
-            if not rare:
-                return refuse()
-            return tf.switch_case(tf.where(tf.equal(branch, 0), 0, rare_index), [refuse] + [run(f) for f in rare])
-
-        def first_of(names: list[str]) -> tf.Tensor:  # PNG, else JPEG, else the rare formats
-            if not names:
-                return others()
-            name, rest = names[0], names[1:]
-            is_it = tf.equal(branch, self._allowed.index(name) + 1)
-            return tf.cond(is_it, run(name), lambda: first_of(rest))
-
-        image = first_of([name for name in ("png", "jpeg") if name in self._allowed])
+        if len(self._allowed) == 1:  # one format: no branch at all
+            name = self._allowed[0]
+            verdict = _guard.BRANCHES[name](contents, head, self.max_pixels)
+            ok = tf.not_equal(branch, 0) & verdict.ok
+            if exact:
+                reason = tf.where(tf.equal(branch, 0), self._refusal(n, fmt), verdict.reason())
+                data = [tf.strings.join(["kerasimg: ", reason])]
+            else:  # strings only: an Assert with numbers is wrapped in a branch by TF (+40 us/image)
+                data = [f"kerasimg: not {name}, or over max_pixels or a format bound (why_bad explains)"]
+            with tf.control_dependencies([tf.debugging.Assert(ok, data, name="kerasimg_check")]):
+                checked = tf.identity(contents)
+            return tf.ensure_shape(self._decoders[name](checked, verdict), self.output_shape)
+        image = tf.switch_case(branch, [refuse] + [run(name) for name in self._allowed])
         return tf.ensure_shape(image, self.output_shape)
 
-    def _format_branch(self, name: str, contents: tf.Tensor, head: tf.Tensor, label: tf.Tensor) -> tf.Tensor:
-        verdict = _guard.BRANCHES[name](contents, head, self.max_pixels)
-        checked = self._after_assert(verdict.ok, verdict.reason, label, contents)
-        return self._decoders[name](checked, verdict)
-
-    @staticmethod
-    def _after_assert(ok: tf.Tensor, reason: Any, label: Any, value: tf.Tensor) -> tf.Tensor:
-        """``value``, passed on only if ``ok``; else ``InvalidArgumentError`` with the message
-        ``kerasimg: <label><reason>`` (``reason``: a function, called only on refusal)."""
-
-        def refuse() -> tf.Tensor:
-            message = tf.strings.join(["kerasimg: ", label, reason()])
-            with tf.control_dependencies([tf.debugging.Assert(False, [message], name="kerasimg_check")]):
-                return tf.identity(value)
-
-        return tf.cond(ok, lambda: tf.identity(value), refuse)
+    def _refusal(self, n: tf.Tensor, fmt: tf.Tensor) -> tf.Tensor:
+        """Why bytes are refused before any format branch: too many, empty or unknown format."""
+        return tf.where(
+            n > self.max_file_bytes,
+            tf.strings.join([tf.strings.as_string(n), f" bytes, over max_file_bytes={self.max_file_bytes}"]),
+            _guard.refusal(fmt, n, self._allowed),
+        )
 
     def _blank(self, batch: Any = None) -> tf.Tensor:
         """Zeros of the output shape (0x0 without ``image_size``), ``[batch, ...]`` if given."""
@@ -514,13 +523,18 @@ class ImageDecoder:
         return self._finish(_headers.to_channels(tf.ensure_shape(image, [None, None, 3]), self.channels))
 
     def _decode_bmp(self, contents: tf.Tensor, header: Any) -> tf.Tensor:
-        image = tf.io.decode_bmp(contents, channels=0 if self.channels == 1 else self.channels)
-        return self._finish(_headers.to_channels(image, self.channels))
+        image = tf.io.decode_bmp(contents, channels=4 if self.channels == 4 else 3)
+        return self._finish(_headers.luma(image) if self.channels == 1 else image)
 
     def _decode_webp(self, contents: tf.Tensor, header: Any) -> tf.Tensor:
-        # DecodeWebP only accepts the file's own channel count (3 or 4): convert after.
+        # DecodeWebP gives the file's own channel count (3 or 4): converted without a branch.
         image = tf.io.decode_webp(contents, channels=0)[0]
-        return self._finish(_headers.to_channels(image, self.channels))
+        if self.channels == 4:  # opaque alpha where the file has none
+            image = tf.pad(image, [[0, 0], [0, 0], [0, 4 - tf.shape(image)[2]]], constant_values=255)
+        else:
+            image = image[..., :3]
+            image = _headers.luma(image) if self.channels == 1 else image
+        return self._finish(tf.ensure_shape(image, [None, None, self.channels]))
 
     def _finish(self, image: tf.Tensor, sixteen_bit: bool = False, crop: bool = True) -> tf.Tensor:
         """Crop (when asked), resize to ``image_size`` and convert to ``dtype``; rank 3 or 4."""
