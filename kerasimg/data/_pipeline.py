@@ -134,6 +134,7 @@ class Pipeline:
         self.class_names = listing.class_names
         self.log = SkipLog(self.paths, self.decoder, cfg.on_error)
         self.graph_decoder = self._graph_decoder()
+        self.crop = self._decode_time_crop()
         if self.graph_decoder is not self.decoder:
             self.log._graph_formats = self.graph_decoder.formats
         for path, problem in zip(listing.paths, listing.problems, strict=True):
@@ -149,6 +150,20 @@ class Pipeline:
             batch = cfg.input_context.get_per_replica_batch_size(batch)
         self.batch = batch
         self._base = tf.constant([self.seed, 0x6B696D67], tf.int64)
+
+    def _decode_time_crop(self) -> Any:
+        """The crop layer that starts ``augment``, run inside the decode (None if there is none,
+        or with a cache, which holds whole decoded images: the crop then runs after it)."""
+        from kerasimg.layers._crop import CropLayer
+
+        layers = self.cfg.augment or []
+        if layers and isinstance(layers[0], CropLayer) and self.cfg.cache is False:
+            return layers[0]
+        return None
+
+    def image_seed(self, key: tf.Tensor, index: tf.Tensor) -> tf.Tensor:
+        """The stateless seed of one image's augmentation in the epoch of ``key``."""
+        return _fold(_fold(self.epoch_seed(key), 2), index)
 
     def _graph_decoder(self) -> ImageDecoder:
         """The decoder of the tf.data graph: ``self.decoder``, without GIF when no listed file
@@ -204,8 +219,17 @@ class Pipeline:
 
         def read(position: tf.Tensor, index: tf.Tensor, key: tf.Tensor) -> tuple[tf.Tensor, ...]:
             def decode() -> tf.Tensor:
+                box = None
+                if self.crop is not None:  # the crop layer's own box, drawn from the header size
+                    from kerasimg.layers.base import _fold_seed
+
+                    seed = _fold_seed(self.image_seed(key, index), 0)  # as apply_layers seeds layer 0
+
+                    def box(height: tf.Tensor, width: tf.Tensor) -> tuple:
+                        return self.crop.get_box(height, width, seed=seed, training=True)
+
                 # exact=False: no reason strings built per image; why_bad explains failures
-                return self.graph_decoder._decode(tf.io.read_file(paths[index]), exact=False)
+                return self.graph_decoder._decode(tf.io.read_file(paths[index]), exact=False, box=box)
 
             return position, index, key, tf.cond(index >= 0, decode, lambda: blank)
 
@@ -231,14 +255,18 @@ class Pipeline:
 
     def augmented(self, ds: tf.data.Dataset) -> tf.data.Dataset:
         """Applies ``augment`` with a stateless seed from (seed, key, file index) per image."""
-        layers = self.cfg.augment
-        if not layers:
+        layers = list(self.cfg.augment or [])
+        start = 1 if self.crop is not None else 0  # the crop ran inside the decode
+        if not layers[start:]:
             return ds
-        from kerasimg.layers import apply_layers
+        from kerasimg.layers.base import _fold_seed
 
         def run(index: tf.Tensor, image: tf.Tensor, key: tf.Tensor) -> tuple[tf.Tensor, ...]:
-            seed = _fold(_fold(self.epoch_seed(key), 2), index)
-            out = tf.cast(apply_layers(layers, image, seed), tf.float32)
+            seed = self.image_seed(key, index)
+            out = image
+            for i, layer in enumerate(layers[start:], start=start):  # the seeds apply_layers gives
+                out = layer.apply_with_seed(out, _fold_seed(seed, i), training=True)
+            out = tf.cast(out, tf.float32)
             return index, tf.cast(tf.clip_by_value(tf.round(out), 0.0, 255.0), tf.uint8), key
 
         return ds.map(_nc(run), num_parallel_calls=_AUTOTUNE, deterministic=self.deterministic)
@@ -282,6 +310,7 @@ class Pipeline:
             ds = self.augmented(self.decode(self.keys().flat_map(_nc(self.positions))))
         ds = self.finish(ds)
         ds.class_names = self.class_names
+        ds._kerasimg_pipeline = self  # for tests and diagnostics (seeds, graph decoder)
         ds.file_paths = list(self.paths)
         ds.decoder = self.decoder
         ds.skipped = self.log.items

@@ -271,6 +271,7 @@ class _Config:
             ):
                 raise _bad("augment", self.augment, "a list of kerasimg layers, or None")
             self.augment = list(self.augment)
+            self._check_decode_time_crop()
         ctx = self.input_context
         if ctx is not None and not isinstance(ctx, tf.distribute.InputContext):
             raise _bad("input_context", ctx, "a tf.distribute.InputContext or None")
@@ -280,6 +281,30 @@ class _Config:
             self.service = _service.check_address(self.service, "service")
             if self.cache is not False:
                 raise ValueError(f"cache={self.cache!r} cannot be used with service={self.service!r}")
+
+    def _check_decode_time_crop(self) -> None:
+        """A crop layer first in ``augment`` runs inside the decode (issue 13): its size is the
+        output size, so ``image_size`` must agree with it, or be None to let the crop decide."""
+        from kerasimg.layers._crop import CropLayer
+
+        if not self.augment or not isinstance(self.augment[0], CropLayer):
+            return
+        crop = self.augment[0]
+        size = (int(crop.height), int(crop.width))
+        if self.crop_to_aspect_ratio:
+            raise ValueError(
+                f"crop_to_aspect_ratio=True and augment starting with {type(crop).__name__}{size}: the "
+                "crop layer decides the window; set crop_to_aspect_ratio=False"
+            )
+        if self.image_size is None:
+            self.image_size = size
+            self.decoder = ImageDecoder.from_config({**self.decoder.get_config(), "image_size": list(size)})
+        elif tuple(self.image_size) != size:
+            raise ValueError(
+                f"image_size={tuple(self.image_size)} does not match the crop that starts augment, "
+                f"{type(crop).__name__}{size}: the crop runs inside the decode and gives the output "
+                "size; pass image_size=None (the crop decides) or the same size"
+            )
 
     def _check_cache(self) -> None:
         cache = self.cache

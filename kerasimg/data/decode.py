@@ -402,7 +402,7 @@ class ImageDecoder:
         header = _headers.inspect(contents, self.formats, self.max_pixels)
         return header.ok, header.reason
 
-    def _decode(self, contents: tf.Tensor, exact: bool = True) -> tf.Tensor:
+    def _decode(self, contents: tf.Tensor, exact: bool = True, box: Any = None) -> tf.Tensor:
         """The lean guard, then TF's decoder: a few ops per format (see ``_guard``).
 
         One lowered ``switch_case`` on the format (0: refuse). Nodes are what cost in a tf.data
@@ -433,7 +433,7 @@ class ImageDecoder:
                     data = [f"kerasimg: {name} over max_pixels or a format bound (why_bad explains)"]
                 with tf.control_dependencies([tf.debugging.Assert(verdict.ok, data, name="kerasimg_check")]):
                     checked = tf.identity(contents)
-                return self._decoders[name](checked, verdict)
+                return self._decoders[name](checked, verdict, box)
 
             return branch_fn
 
@@ -448,7 +448,7 @@ class ImageDecoder:
                 data = [f"kerasimg: not {name}, or over max_pixels or a format bound (why_bad explains)"]
             with tf.control_dependencies([tf.debugging.Assert(ok, data, name="kerasimg_check")]):
                 checked = tf.identity(contents)
-            return tf.ensure_shape(self._decoders[name](checked, verdict), self.output_shape)
+            return tf.ensure_shape(self._decoders[name](checked, verdict, box), self.output_shape)
         image = tf.switch_case(branch, [refuse] + [run(name) for name in self._allowed])
         return tf.ensure_shape(image, self.output_shape)
 
@@ -466,13 +466,16 @@ class ImageDecoder:
         shape = [height, width, self.channels] if batch is None else [batch, height, width, self.channels]
         return tf.zeros(shape, _DTYPES[self.dtype])
 
-    def _decode_jpeg(self, contents: tf.Tensor, header: Any) -> tf.Tensor:
+    def _decode_jpeg(self, contents: tf.Tensor, header: Any, box: Any = None) -> tf.Tensor:
         cmyk = tf.equal(header.extra, 4)  # libjpeg cannot turn CMYK into grey directly
         if self.image_size is None:
             return self._finish(self._jpeg(contents, cmyk, 1, None), False, crop=False)
         h, w = header.height, header.width
         th, tw = self.image_size
-        if self.crop_to_aspect_ratio:
+        windowed = box is not None or self.crop_to_aspect_ratio
+        if box is not None:  # decode-time crop: the box drawn from the header size
+            y0, x0, ch, cw = (tf.cast(v, tf.int64) for v in box(h, w))
+        elif self.crop_to_aspect_ratio:
             y0, x0, ch, cw = _headers.crop_window(h, w, th, tw)
         else:
             y0, x0, ch, cw = tf.constant(0, tf.int64), tf.constant(0, tf.int64), h, w
@@ -487,7 +490,7 @@ class ImageDecoder:
             chosen = tf.equal(index, i)
             data = tf.where(chosen, contents, _guard.TINY_JPEG)
             window = None
-            if self.crop_to_aspect_ratio:
+            if windowed:
                 # libjpeg crops in the scaled image: cover the full-size window, rounding out.
                 ys, xs = y0 // ratio, x0 // ratio
                 ye = tf.minimum(-(-(y0 + ch) // ratio), -(-h // ratio))
@@ -511,22 +514,22 @@ class ImageDecoder:
             return tf.cond(cmyk, lambda: _headers.luma(run(3)), lambda: run(1))
         return _headers.to_channels(run(3), self.channels)
 
-    def _decode_png(self, contents: tf.Tensor, header: Any) -> tf.Tensor:
+    def _decode_png(self, contents: tf.Tensor, header: Any, box: Any = None) -> tf.Tensor:
         # Decoded at 16 bits whatever the depth (8-bit values come out as v * 257, exactly),
         # so one op serves both depths and ``_finish`` divides by 257 exactly: no branch.
         image = tf.io.decode_png(contents, channels=self.channels, dtype=tf.uint16)
-        return self._finish(image, True)
+        return self._finish(image, True, box=box)
 
-    def _decode_gif(self, contents: tf.Tensor, header: Any) -> tf.Tensor:
+    def _decode_gif(self, contents: tf.Tensor, header: Any, box: Any = None) -> tf.Tensor:
         # DecodeImage with expand_animations=False returns the first frame only.
         image = tf.io.decode_image(contents, channels=3, expand_animations=False)
-        return self._finish(_headers.to_channels(tf.ensure_shape(image, [None, None, 3]), self.channels))
+        return self._finish(_headers.to_channels(tf.ensure_shape(image, [None, None, 3]), self.channels), box=box)
 
-    def _decode_bmp(self, contents: tf.Tensor, header: Any) -> tf.Tensor:
+    def _decode_bmp(self, contents: tf.Tensor, header: Any, box: Any = None) -> tf.Tensor:
         image = tf.io.decode_bmp(contents, channels=4 if self.channels == 4 else 3)
-        return self._finish(_headers.luma(image) if self.channels == 1 else image)
+        return self._finish(_headers.luma(image) if self.channels == 1 else image, box=box)
 
-    def _decode_webp(self, contents: tf.Tensor, header: Any) -> tf.Tensor:
+    def _decode_webp(self, contents: tf.Tensor, header: Any, box: Any = None) -> tf.Tensor:
         # DecodeWebP gives the file's own channel count (3 or 4): converted without a branch.
         image = tf.io.decode_webp(contents, channels=0)[0]
         if self.channels == 4:  # opaque alpha where the file has none
@@ -534,9 +537,9 @@ class ImageDecoder:
         else:
             image = image[..., :3]
             image = _headers.luma(image) if self.channels == 1 else image
-        return self._finish(tf.ensure_shape(image, [None, None, self.channels]))
+        return self._finish(tf.ensure_shape(image, [None, None, self.channels]), box=box)
 
-    def _finish(self, image: tf.Tensor, sixteen_bit: bool = False, crop: bool = True) -> tf.Tensor:
+    def _finish(self, image: tf.Tensor, sixteen_bit: bool = False, crop: bool = True, box: Any = None) -> tf.Tensor:
         """Crop (when asked), resize to ``image_size`` and convert to ``dtype``; rank 3 or 4."""
         dtype = _DTYPES[self.dtype]
         if self.image_size is None:
@@ -547,7 +550,11 @@ class ImageDecoder:
             if self.dtype == "float32":
                 return tf.cast(image, tf.float32) / (257.0 if sixteen_bit else 1.0)
             return image
-        if crop and self.crop_to_aspect_ratio:
+        if crop and box is not None:  # rank 3 only: one image's box
+            shape = tf.shape(image, out_type=tf.int64)
+            y0, x0, ch, cw = (tf.cast(v, tf.int64) for v in box(shape[0], shape[1]))
+            image = image[y0 : y0 + ch, x0 : x0 + cw]
+        elif crop and self.crop_to_aspect_ratio:
             shape = tf.shape(image, out_type=tf.int64)
             y0, x0, ch, cw = _headers.crop_window(shape[-3], shape[-2], *self.image_size)
             image = image[..., y0 : y0 + ch, x0 : x0 + cw, :]
