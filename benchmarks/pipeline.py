@@ -225,6 +225,51 @@ def serving_figures(root: Path) -> dict[str, float]:
     return figures
 
 
+def crop_contenders(folder: Path) -> dict:
+    """RandomResizedCrop + flip at 224x224 (issue 13): kerasimg's decode-time crop beside the
+    hand-written ``decode_and_crop_jpeg`` pipeline (the limit: no guard) and the tutorial that
+    decodes the whole JPEG, draws a box, crops and resizes."""
+    import tensorflow as tf
+
+    import kerasimg
+
+    autotune = tf.data.AUTOTUNE
+    pattern = str(folder / "*" / "*.jpg")
+    scale, ratio = (0.08, 1.0), (3 / 4, 4 / 3)
+
+    def box(shape, seed):
+        begin, size, _ = tf.image.stateless_sample_distorted_bounding_box(
+            shape, tf.zeros([1, 0, 4]), seed=seed, min_object_covered=0.0,
+            aspect_ratio_range=ratio, area_range=scale, max_attempts=10, use_image_if_no_bounding_boxes=True,
+        )  # fmt: skip
+        return begin, size
+
+    def plain(crop_while_decoding: bool):
+        def load(index, path):
+            data = tf.io.read_file(path)
+            seed = tf.stack([index, tf.constant(0, tf.int64)])
+            if crop_while_decoding:
+                begin, size = box(tf.io.extract_jpeg_shape(data), seed)
+                window = tf.stack([begin[0], begin[1], size[0], size[1]])
+                image = tf.io.decode_and_crop_jpeg(data, window, channels=3)
+            else:
+                image = tf.io.decode_jpeg(data, channels=3)
+                begin, size = box(tf.shape(image), seed)
+                image = tf.slice(image, begin, size)
+            image = tf.image.stateless_random_flip_left_right(image, seed)
+            return tf.cast(tf.image.resize(image, SIZE), tf.uint8)
+
+        ds = tf.data.Dataset.list_files(pattern, shuffle=True, seed=0).enumerate()
+        return ds.map(load, num_parallel_calls=autotune).batch(BATCH).prefetch(autotune)
+
+    def ours():
+        layers = kerasimg.layers
+        augment = [layers.RandomResizedCrop(*SIZE), layers.RandomFlip()]
+        return kerasimg.data.from_directory(folder, image_size=None, batch_size=BATCH, seed=0, augment=augment)
+
+    return {"kerasimg": ours, "decode-and-crop": lambda: plain(True), "crop-tutorial": lambda: plain(False)}
+
+
 def count_images(ds) -> int:
     """One warm-up epoch (traces the graphs, fills the page cache); the images in it."""
     count = 0
@@ -252,6 +297,8 @@ def main() -> None:
     parser.add_argument("--n-scans", type=int, default=300, help="scan-sized images (default 300)")
     parser.add_argument("--repeats", type=int, default=3, help="timed epochs, best kept")
     parser.add_argument("--kinds", default="imagenet,scans", help="comma list: imagenet,scans")
+    parser.add_argument("--crops", action=argparse.BooleanOptionalAction, default=True,
+                        help="RandomResizedCrop + flip section on the JPEG corpora")
     parser.add_argument("--formats", default="png,webp,gif,bmp,digits",
                         help="per-format section: comma list of png,webp,gif,bmp,digits ('' for none)")
     parser.add_argument("--n-formats", type=int, default=600, help="images per format (default 600)")
@@ -281,6 +328,19 @@ def main() -> None:
                 f"  kerasimg / {name:12s} {rates['kerasimg'] / rates[name]:5.2f}x images/s, "
                 f"{cpu[name] / cpu['kerasimg']:5.2f}x by CPU time"
             )
+        if args.crops:
+            print(f"  RandomResizedCrop({SIZE[0]}, {SIZE[1]}) + flip:")
+            crops = {name: make() for name, make in crop_contenders(folder).items()}
+            done = {name: count_images(ds) for name, ds in crops.items()}
+            fastest = {name: [float("inf")] * 3 for name in crops}
+            for _ in range(args.repeats):
+                for name, ds in crops.items():
+                    fastest[name] = [min(a, b) for a, b in zip(fastest[name], time_epoch(ds), strict=True)]
+            speed = {name: done[name] / fastest[name][0] for name in crops}
+            for name in crops:
+                print(f"    {name:16s} {speed[name]:8.1f} images/s  first batch {1000 * fastest[name][2]:5.0f} ms")
+            for name in ("decode-and-crop", "crop-tutorial"):
+                print(f"    kerasimg / {name:16s} {speed['kerasimg'] / speed[name]:5.2f}x images/s")
 
     for fmt in filter(None, args.formats.split(",")):
         folder = make_format_corpus(args.dir, fmt, args.n_formats)

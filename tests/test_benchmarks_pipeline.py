@@ -46,7 +46,8 @@ def test_tiny_run_prints_every_contender_and_ratio(tmp_path):
         capture_output=True, text=True, timeout=600, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
-    out = done.stdout
+    out, _, per_format = done.stdout.partition("\nformat ")
+    per_format = "format " + per_format
     for kind, count in (("imagenet", 8), ("scans", 4)):
         assert f"{kind}: {count} JPEGs" in out
     rows = re.findall(r"^  (\S+) +([\d.]+) images/s +([\d.]+) CPU ms/image +first batch +(\d+) ms$", out, re.M)
@@ -54,6 +55,9 @@ def test_tiny_run_prints_every_contender_and_ratio(tmp_path):
     assert all(float(rate) > 0 and float(ms) > 0 for _, rate, ms, _ in rows)
     ratios = re.findall(r"^  kerasimg / (\S+) +([\d.]+)x images/s, +([\d.]+)x by CPU time$", out, re.M)
     assert [r[0] for r in ratios] == list(CONTENDERS[1:]) * 2
+    crops = re.findall(r"^    kerasimg / (\S+) +([\d.]+)x images/s$", out, re.M)
+    assert [c[0] for c in crops] == ["decode-and-crop", "crop-tutorial"] * 2
+    out = per_format
     formats = re.findall(r"^format (\S+): 6 files", out, re.M)
     assert formats == ["png", "gif", "digits"]
     rows = re.findall(r"^  kerasimg / plain +([\d.]+)x images/s \(whole epoch\), first batch +([+-]\d+) ms$", out, re.M)

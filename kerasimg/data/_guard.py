@@ -138,6 +138,9 @@ def bmp(contents: tf.Tensor, head: tf.Tensor, max_pixels: int, shape: tf.Tensor 
     height = tf.abs(tf.where(height >= 2**31, height - 2**32, height))
     bpp = planes_bpp // 65536
     compression_ok = tf.equal(compression, 0) | tf.equal(compression, 3)
+    # TF reads the fields at fixed offsets whatever the header says it is: a header size below
+    # BITMAPINFOHEADER's 40 bytes, or a depth TF does not read, is refused here (as check() does).
+    header_ok = (dib >= 40) & (dib < 2**31) & tf.reduce_any(tf.equal(bpp, [8, 24, 32]))
 
     # TF reads 8-bit BMPs as grey levels and ignores the colour table: refuse a colour one.
     # Without a branch: the table read is empty unless the BMP is 8-bit.
@@ -151,12 +154,17 @@ def bmp(contents: tf.Tensor, head: tf.Tensor, max_pixels: int, shape: tf.Tensor 
 
     def why() -> tf.Tensor:
         return tf.where(
-            compression_ok,
-            "unsupported BMP (8-bit colour palette)",
-            tf.strings.join(["unsupported BMP (compression ", tf.strings.as_string(compression), ")"]),
+            ~header_ok,
+            tf.strings.join(["unsupported BMP (", tf.strings.as_string(dib), "-byte header, ",
+                             tf.strings.as_string(bpp), " bits per pixel)"]),  # fmt: skip
+            tf.where(
+                compression_ok,
+                "unsupported BMP (8-bit colour palette)",
+                tf.strings.join(["unsupported BMP (compression ", tf.strings.as_string(compression), ")"]),
+            ),
         )
 
-    return _sized(height, tf.maximum(width, 0), max_pixels, 0, compression_ok & grey, why)
+    return _sized(height, tf.maximum(width, 0), max_pixels, 0, header_ok & compression_ok & grey, why)
 
 
 def webp(contents: tf.Tensor, head: tf.Tensor, max_pixels: int, shape: tf.Tensor | None = None) -> Verdict:

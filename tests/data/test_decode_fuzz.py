@@ -131,29 +131,32 @@ def test_mutated_images_decode_or_raise_invalid_argument(config, share):
     height, width, channels = decoder.output_shape
     for index, (outcome, ok) in enumerate(zip(outcomes, verdicts, strict=True)):
         where = f"input {index}: {inputs[index][:40]!r}"
-        # A whole JPEG (FF D8 FF ... FF D9) is judged by libjpeg's own header reader, which
-        # skips stray bytes between markers that check() refuses; everything else by check().
-        whole = inputs[index].startswith(b"\xff\xd8\xff") and inputs[index].endswith(b"\xff\xd9")
-        by_libjpeg += whole and not ok and not (isinstance(outcome, str) and "kerasimg: " in outcome)
+        # decode() is the verdict; check() only explains. libjpeg reads any JPEG more leniently
+        # than check()'s marker walk (stray bytes between markers, bytes after the end).
+        jpeg = inputs[index].startswith(b"\xff\xd8\xff")
+        by_libjpeg += jpeg and not ok and not isinstance(outcome, str)
         if isinstance(outcome, str):
             if "kerasimg: " in outcome:
-                refused += 1
-                assert not ok, where  # our guard refuses only what check() refuses too
+                refused += 1  # by the lean guard: check() refuses it too, or a bound it does not know
+                assert not ok or any(word in outcome for word in LEAN_ONLY), where
             else:
-                tf_errors += 1  # corrupt data behind a sound header: TF's decoder refused it
-                assert ok or whole, where
+                tf_errors += 1  # TF's decoder refused the data (truncated, corrupt)
             continue
         decoded += 1
-        assert ok or whole, where
+        assert ok or jpeg, where
         assert outcome.dtype == tf.as_dtype(decoder.dtype) and outcome.shape.rank == 3, where
         assert outcome.shape[-1] == channels, where
         assert height is None or tuple(outcome.shape[:2]) == (height, width), where
-    print(f"\n{count} inputs in {elapsed:.1f}s: {decoded} decoded, {refused} refused by check, "
-          f"{tf_errors} refused by TF's decoders; {by_libjpeg} whole JPEGs that check() refuses "
-          "were judged by libjpeg instead")  # fmt: skip
+    print(f"\n{count} inputs in {elapsed:.1f}s: {decoded} decoded, {refused} refused by the guard, "
+          f"{tf_errors} refused by TF's decoders; {by_libjpeg} JPEGs that check() refuses "
+          "were decoded by libjpeg")  # fmt: skip
     # The mutations must reach every outcome, or the fuzzing proves little.
-    assert decoded > count * 0.05 and refused > count * 0.2 and tf_errors > count * 0.02
+    # (10,000 here: 1,592 decoded, 1,369 refused by the guard, 7,039 by TF's decoders)
+    assert decoded > count * 0.05 and refused > count * 0.05 and tf_errors > count * 0.2
 
+
+#: refusal words of the lean guard's own bounds, which the inspector (check) does not know
+LEAN_ONLY = ("scans", "GIF frame", "over max_file_bytes")
 
 _CHECKER = ImageDecoder(image_size=None)
 
