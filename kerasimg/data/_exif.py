@@ -5,8 +5,9 @@
 :func:`swaps_axes` says whether that turn swaps height and width.
 
 Everything here is built for the per-image path of a ``tf.data`` map and of an exported
-SavedModel: plain vectorised TF ops only, no ``tf.cond``, ``tf.while_loop``, ``tf.py_function``
-or Python-side byte access, and nothing can raise on any input. Every byte read is a
+SavedModel: TF ops only (no ``tf.py_function``, no Python-side byte access), and nothing can
+raise on any input. :func:`orientation` is branch-free (no ``tf.cond``/``tf.while_loop``: about
+70 plain ops); :func:`apply` has one ``tf.switch_case``, on decoded pixels, to avoid a copy. Every byte read is a
 ``tf.strings.substr`` whose position is clamped into the string (a failing string op would embed
 raw bytes in its message) followed by a ``decode_raw`` whose ``fixed_length`` zero-pads short
 reads, so reading at the end of the data yields zeros, which never match anything.
