@@ -43,6 +43,7 @@ def from_directory(
     on_error: str = "skip",
     max_pixels: int = 50_000_000,
     max_file_bytes: int = MAX_FILE_BYTES,
+    exif_orientation: bool = True,
     cache: bool | str | os.PathLike = False,
     augment: Sequence[Any] | None = None,
     input_context: tf.distribute.InputContext | None = None,
@@ -83,6 +84,8 @@ def from_directory(
         max_file_bytes: larger files are refused from ``os.stat``, before they are read.
             Defaults to 256 MiB. Only regular files are read (a symlink is judged by its
             target; FIFOs, devices and sockets are skipped with their reason, never opened).
+        exif_orientation: JPEGs turned upright as their EXIF Orientation tag says (what a
+            photo viewer shows). Defaults to True.
         cache: False (default), True (decoded images kept in memory) or a path prefix (cache
             files ``<path>.<fingerprint>.*``, reused by later runs over the same files, with the
             same sizes and modification times, and settings; a cache left unfinished by a
@@ -227,7 +230,7 @@ class _Config:
             image_size=self.image_size, channels=self.channels,
             crop_to_aspect_ratio=self.crop_to_aspect_ratio, formats=self.formats,
             max_pixels=self.max_pixels, interpolation=self.interpolation,
-            max_file_bytes=self.max_file_bytes,
+            max_file_bytes=self.max_file_bytes, exif_orientation=self.exif_orientation,
         )  # fmt: skip
         if self.batch_size is not None and not (_is_int(self.batch_size) and self.batch_size > 0):
             raise _bad("batch_size", self.batch_size, "a positive integer or None")

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from kerasimg.data import _guard, _headers
+from kerasimg.data import _exif, _guard, _headers
 from kerasimg.data._headers import FORMATS
 
 _no_autograph = tf.autograph.experimental.do_not_convert
@@ -86,6 +86,13 @@ class ImageDecoder:
             resizing (needs ``image_size``). Defaults to False.
         formats: accepted formats, from ``("jpeg", "png", "gif", "bmp", "webp")`` (all).
         max_pixels: largest ``width * height`` accepted. Defaults to 50,000,000.
+        max_file_bytes: longest encoded image accepted, in bytes (the adapter also refuses
+            larger files from ``os.stat``, before reading them). Defaults to 256 MiB.
+        exif_orientation: turn JPEGs as their EXIF Orientation tag says (1-8), so the model
+            gets what a photo viewer shows; ``image_size``, ``crop_to_aspect_ratio`` and
+            decode-time crops apply to the upright image. The tag is read from the first
+            64 KiB (APP1), in TF ops; a missing or malformed EXIF block means "as stored".
+            Other formats' EXIF (PNG ``eXIf``, WebP) is not read. Defaults to True.
         dtype: ``"uint8"`` (default), ``"uint16"`` or ``"float32"`` (0..255).
         interpolation: a ``tf.image.resize`` method. Defaults to ``"bilinear"``.
 
@@ -108,6 +115,7 @@ class ImageDecoder:
         dtype: str = "uint8",
         interpolation: str = "bilinear",
         max_file_bytes: int = MAX_FILE_BYTES,
+        exif_orientation: bool = True,
     ) -> None:
         pair = isinstance(image_size, Sequence) and not isinstance(image_size, (str, bytes))
         pair = pair and len(image_size) == 2 and all(_is_int(v) and v > 0 for v in image_size)
@@ -135,6 +143,8 @@ class ImageDecoder:
         self.dtype = dtype
         self.interpolation = interpolation
         self.max_file_bytes = int(max_file_bytes)
+        _require(isinstance(exif_orientation, bool), "exif_orientation", exif_orientation, "True or False")
+        self.exif_orientation = exif_orientation
         self._allowed = [f for f in FORMATS if f in self.formats]
         # format index (0 unknown, 1 + FORMATS.index) -> switch branch (0 refuse, 1 + allowed.index)
         self._branch_of_fmt = [0] + [self._allowed.index(f) + 1 if f in self._allowed else 0 for f in FORMATS]
@@ -349,6 +359,7 @@ class ImageDecoder:
             "dtype": self.dtype,
             "interpolation": self.interpolation,
             "max_file_bytes": self.max_file_bytes,
+            "exif_orientation": self.exif_orientation,
         }
 
     @classmethod
@@ -468,17 +479,26 @@ class ImageDecoder:
 
     def _decode_jpeg(self, contents: tf.Tensor, header: Any, box: Any = None) -> tf.Tensor:
         cmyk = tf.equal(header.extra, 4)  # libjpeg cannot turn CMYK into grey directly
-        if self.image_size is None:
-            return self._finish(self._jpeg(contents, cmyk, 1, None), False, crop=False)
         h, w = header.height, header.width
+        orientation = _exif.orientation(contents) if self.exif_orientation else None
+        if self.image_size is None:
+            image = self._jpeg(contents, cmyk, 1, None)
+            return self._finish(self._upright(image, orientation), False, crop=False)
         th, tw = self.image_size
+        # Windows are chosen on the upright image (what a viewer shows), then mapped back to
+        # the stored pixels, which libjpeg decodes (a 90-degree turn swaps height and width).
+        swap = _exif.swaps_axes(orientation) if orientation is not None else tf.constant(False)
+        uh, uw = tf.where(swap, w, h), tf.where(swap, h, w)
         windowed = box is not None or self.crop_to_aspect_ratio
-        if box is not None:  # decode-time crop: the box drawn from the header size
-            y0, x0, ch, cw = (tf.cast(v, tf.int64) for v in box(h, w))
+        if box is not None:  # decode-time crop: the box drawn from the (upright) header size
+            window = [tf.cast(v, tf.int64) for v in box(uh, uw)]
         elif self.crop_to_aspect_ratio:
-            y0, x0, ch, cw = _headers.crop_window(h, w, th, tw)
+            window = list(_headers.crop_window(uh, uw, th, tw))
         else:
-            y0, x0, ch, cw = tf.constant(0, tf.int64), tf.constant(0, tf.int64), h, w
+            window = [tf.constant(0, tf.int64), tf.constant(0, tf.int64), uh, uw]
+        y0, x0, ch, cw = _stored_window(orientation, h, w, *window) if orientation is not None else window
+        th, tw = tf.constant(th, tf.int64), tf.constant(tw, tf.int64)
+        th, tw = tf.where(swap, tw, th), tf.where(swap, th, tw)  # the target, in stored orientation
         # Largest DCT ratio whose (conservatively floored) output still covers the target.
         index = tf.constant(0)
         for i, ratio in enumerate(_RATIOS[1:], start=1):
@@ -502,7 +522,13 @@ class ImageDecoder:
         start = tf.reduce_sum(sizes[:index])
         flat = tf.concat([tf.reshape(o, [-1]) for o in outputs], 0)
         image = tf.reshape(tf.slice(flat, [start], [sizes[index]]), shapes[index])
-        return self._finish(image, False, crop=False)
+        return self._finish(self._upright(image, orientation), False, crop=False)
+
+    def _upright(self, image: tf.Tensor, orientation: tf.Tensor | None) -> tf.Tensor:
+        """The decoded JPEG turned as its EXIF Orientation says (as a photo viewer shows it)."""
+        if orientation is None:
+            return image
+        return tf.ensure_shape(_exif.apply(image, orientation), [None, None, self.channels])
 
     def _jpeg(self, contents, cmyk, ratio: int, window) -> tf.Tensor:
         def run(channels: int) -> tf.Tensor:
@@ -566,6 +592,18 @@ class ImageDecoder:
             return tf.clip_by_value(pixels, 0.0, 255.0)
         scale = 257.0 if self.dtype == "uint16" else 1.0
         return tf.saturate_cast(tf.round(pixels * scale), dtype)
+
+
+def _stored_window(orientation, h, w, y, x, bh, bw) -> list[tf.Tensor]:
+    """A window ``(y, x, bh, bw)`` of the upright image, in the stored image's coordinates
+    (``h x w`` as stored), for each EXIF orientation (Pillow's ``exif_transpose`` meaning)."""
+    k = tf.clip_by_value(orientation, 1, 8) - 1
+    down, right = h - y - bh, w - x - bw  # the window's distance to the bottom / right edge
+    up, left = h - x - bw, w - y - bh  # the same after a quarter turn
+    ys = tf.stack([y, y, down, down, x, up, up, x])
+    xs = tf.stack([x, right, right, x, y, y, left, left])
+    swap = _exif.swaps_axes(orientation)
+    return [tf.gather(ys, k), tf.gather(xs, k), tf.where(swap, bw, bh), tf.where(swap, bh, bw)]
 
 
 def _require(ok: bool, name: str, value: Any, expected: str) -> None:
