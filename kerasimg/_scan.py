@@ -13,17 +13,18 @@ import numpy as np
 
 
 def _header_pass(paths: list[str], max_pixels: int):
-    """Yield ``(format, height, width, ok)`` per file: headers only, in parallel (the statistics;
-    whether a file is bad, and why, comes from decoding it)."""
+    """Yield ``(format, height, width, ok, orientation)`` per file: headers only, in parallel
+    (the statistics; whether a file is bad, and why, comes from decoding it). ``orientation`` is
+    a JPEG's EXIF Orientation (1: as stored)."""
     import tensorflow as tf
 
-    from kerasimg.data import _headers
+    from kerasimg.data import _exif, _headers
 
     def inspect(path):
         contents = tf.io.read_file(path)
         header = _headers.inspect(contents, _headers.FORMATS, max_pixels)
         names = tf.constant(("",) + _headers.FORMATS)
-        return tf.gather(names, header.fmt), header.height, header.width, header.ok
+        return tf.gather(names, header.fmt), header.height, header.width, header.ok, _exif.orientation(contents)
 
     def readable(path):  # directories and unreadable files are left to the decode pass
         return os.path.isfile(path) and os.access(path, os.R_OK)
@@ -34,10 +35,10 @@ def _header_pass(paths: list[str], max_pixels: int):
     )
     results = {}
     if good:
-        for path, (fmt, h, w, ok) in zip(good, ds.as_numpy_iterator(), strict=True):
-            results[path] = (fmt.decode(), int(h), int(w), bool(ok))
+        for path, (fmt, h, w, ok, turn) in zip(good, ds.as_numpy_iterator(), strict=True):
+            results[path] = (fmt.decode(), int(h), int(w), bool(ok), int(turn))
     for path in paths:
-        yield path, results.get(path, ("", 0, 0, False))
+        yield path, results.get(path, ("", 0, 0, False, 1))
 
 
 def scan_directory(directory: str | os.PathLike, max_pixels: int = 50_000_000) -> dict[str, Any]:
@@ -65,13 +66,15 @@ def scan_directory(directory: str | os.PathLike, max_pixels: int = 50_000_000) -
     formats: Counter = Counter()
     classes: Counter = Counter()
     heights, widths = [], []
+    rotated = 0
     with Progress(transient=True, disable=len(paths) < 200) as progress:
         task = progress.add_task("reading headers", total=len(paths))
-        for path, (fmt, h, w, ok) in _header_pass(paths, max_pixels):
+        for path, (fmt, h, w, ok, turn) in _header_pass(paths, max_pixels):
             rel = Path(path).relative_to(directory)
             classes[rel.parts[0] if len(rel.parts) > 1 else "."] += 1
             progress.advance(task)
             if ok:
+                rotated += turn != 1
                 formats[fmt] += 1
                 heights.append(h)
                 widths.append(w)
@@ -97,6 +100,7 @@ def scan_directory(directory: str | os.PathLike, max_pixels: int = 50_000_000) -
         "formats": dict(sorted(formats.items())),
         "width": stats(widths),
         "height": stats(heights),
+        "rotated": rotated,  # JPEGs whose EXIF Orientation turns them (decoded upright)
         "bad": [{"path": p, "reason": r} for p, r in sorted(bad.items())],
     }
 
@@ -107,7 +111,8 @@ def print_report(report: dict[str, Any]) -> None:
     from rich.table import Table
 
     console = Console()
-    console.print(f"[bold]{_printable(report['directory'])}[/]: {report['files']} files, {len(report['bad'])} bad")
+    console.print(f"[bold]{_printable(report['directory'])}[/]: {report['files']} files, {len(report['bad'])} bad, "
+                  f"{report.get('rotated', 0)} turned by their EXIF orientation")
     table = Table("class", "files")
     for name, count in report["classes"].items():
         table.add_row(_printable(name), str(count))

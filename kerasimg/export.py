@@ -204,6 +204,20 @@ class _Serving:
         }
 
     def serving_default(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
+        # The same bounds as the bytes path: no empty image, nothing over max_pixels (a
+        # 10000x10000 request would otherwise cost gigabytes in the resize).
+        shape = tf.shape(images, out_type=tf.int64)
+        height, width = shape[1], shape[2]
+        size = tf.strings.join([tf.strings.as_string(width), "x", tf.strings.as_string(height)])
+        checks = [
+            tf.debugging.Assert((height > 0) & (width > 0), [tf.strings.join(
+                ["kerasimg: images: empty image (", size, "): height and width must be positive"])]),
+            tf.debugging.Assert(height * width <= self.decoder.max_pixels, [tf.strings.join([
+                "kerasimg: images: image is ", size, " = ", tf.strings.as_string(height * width),
+                f" pixels, over max_pixels={self.decoder.max_pixels}"])]),
+        ]  # fmt: skip
+        with tf.control_dependencies(checks):
+            images = tf.identity(images)
         return self._run(self.decoder.resize_images(images))
 
     def serving_bytes(self, image_bytes: tf.Tensor) -> dict[str, tf.Tensor]:

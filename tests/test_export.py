@@ -512,3 +512,16 @@ def test_invalid_arguments_are_named(make, error, text, tmp_path):
         make(tmp_path / "saved")
     assert text in str(info.value)
     assert not (tmp_path / "saved").exists()
+
+
+def test_serving_default_refuses_empty_and_oversized_images(tmp_path):
+    """Issue 10: the raw-pixel signature has the bytes path's bounds, with a kerasimg: message."""
+    inputs = keras.Input((8, 8, 3), dtype="uint8")
+    model = keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(layers.Normalize()(inputs)))
+    decoder = ImageDecoder(image_size=(8, 8), max_pixels=400)
+    exported = _export(model, tmp_path / "bounded", decoder=decoder)
+    assert exported.default(np.zeros((2, 20, 20, 3), np.uint8))["outputs"].shape == (2, 3)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"kerasimg: images: empty image \(0x5\)"):
+        exported.default(np.zeros((1, 5, 0, 3), np.uint8))
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"kerasimg: images: image is 21x20 = 420 pixels, over max_pixels=400"):
+        exported.default(np.zeros((1, 20, 21, 3), np.uint8))
