@@ -21,12 +21,21 @@ venv: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check kerasimg tests examples benchmarks
 
+# Two pytest workers (pytest-xdist), one test file each at a time: the CI machine has 2 cores.
+# Tests marked `nightly` (end-to-end runs that repeat what `make demo` / `make bench` show) are
+# left to `make nightly`.
+XDIST := -n 2 --dist loadfile
+
 test-tf: $(STAMP)
-	KERAS_BACKEND=tensorflow $(BIN)/python -m pytest -q --doctest-modules $(DOCTESTED) tests
+	KERAS_BACKEND=tensorflow $(BIN)/python -m pytest -q $(XDIST) -m "not nightly" --doctest-modules $(DOCTESTED) tests
 
 # The layer tests again under the JAX backend (the layers are written with keras.ops only).
+# In CI: the backend-sensitive part (contract table, properties, exact values of Resize and the
+# crops, the TensorFlow-free process); `make nightly` runs every layer test under JAX.
+JAX_CI := tests/layers/test_contract.py tests/layers/test_properties.py tests/layers/test_resize.py \
+	tests/layers/test_random_resized_crop.py tests/test_layers_without_tensorflow.py
 test-jax: $(STAMP)
-	KERAS_BACKEND=jax $(BIN)/python -m pytest -q --doctest-modules kerasimg/layers tests/layers
+	KERAS_BACKEND=jax $(BIN)/python -m pytest -q $(XDIST) -m "not nightly" --doctest-modules kerasimg/layers $(JAX_CI)
 
 # The layer tests again under the PyTorch backend. Not part of `make test` (nor CI): the torch
 # wheel is large. TORCH names the pip requirement (on Linux, PyPI's torch pulls CUDA libraries:
@@ -40,7 +49,8 @@ test: lint test-tf test-jax
 
 # Hypothesis with the large profile (>=5,000 examples per property, >=100,000 fuzz inputs).
 nightly: $(STAMP)
-	HYPOTHESIS_PROFILE=nightly KERAS_BACKEND=tensorflow $(BIN)/python -m pytest -q --doctest-modules $(DOCTESTED) tests
+	HYPOTHESIS_PROFILE=nightly KERAS_BACKEND=tensorflow $(BIN)/python -m pytest -q $(XDIST) --doctest-modules $(DOCTESTED) tests
+	HYPOTHESIS_PROFILE=nightly KERAS_BACKEND=jax $(BIN)/python -m pytest -q $(XDIST) --doctest-modules kerasimg/layers tests/layers tests/test_layers_without_tensorflow.py
 
 # TF_CPP_MIN_LOG_LEVEL=2 keeps TensorFlow's C++ info/warning lines (one per skipped file) off the progress bars
 demo: $(STAMP)

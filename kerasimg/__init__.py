@@ -13,7 +13,7 @@ Example:
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import os
 import sys
 import types
@@ -26,21 +26,13 @@ __version__ = "0.1.0.dev0"
 __all__ = ["__version__", "data", "export", "layers"]
 
 
-def _lazy_module(name: str) -> types.ModuleType:
-    """``name`` as a module whose code runs on first attribute access (``importlib.util.LazyLoader``)."""
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.find_spec(name)
-    if spec is None or spec.loader is None:  # pragma: no cover - a broken installation
-        raise ImportError(f"cannot find {name}")
-    spec.loader = importlib.util.LazyLoader(spec.loader)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-data = _lazy_module("kerasimg.data")
+def __getattr__(name: str) -> Any:
+    """``kerasimg.data`` is imported on first use (PEP 562), so that ``import kerasimg`` alone
+    does not import TensorFlow. (A ``LazyLoader`` module here made ``kerasimg.data.decode``
+    load twice when ``kerasimg.export`` was imported first: two ``ImageDecoder`` classes.)"""
+    if name == "data":
+        return importlib.import_module("kerasimg.data")
+    raise AttributeError(f"module 'kerasimg' has no attribute {name!r}")
 
 
 def export(

@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,6 +40,7 @@ def test_corpus_has_the_sizes_and_layout_it_promises(tmp_path):
     assert bench.make_corpus(tmp_path, "imagenet", 6) == folder  # reused, not rewritten
 
 
+@pytest.mark.nightly  # a full tiny run of every section (~40 s); `make bench` is the real one
 def test_tiny_run_prints_every_contender_and_ratio(tmp_path):
     done = subprocess.run(
         [sys.executable, str(SCRIPT), "--n", "8", "--n-scans", "4", "--repeats", "1", "--dir", str(tmp_path),

@@ -22,6 +22,7 @@ def test_write_digits_and_broken_files(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.nightly  # `make demo` runs it; CI time
 def test_demo_trains_exports_and_serves_bytes(tmp_path):
     out = tmp_path / "demo"
     done = subprocess.run(
