@@ -106,8 +106,9 @@ class SkipLog:
             fmt = self._decoder.format_of(data).numpy().decode()
             if fmt and fmt not in self._graph_formats:
                 return (
-                    f"{fmt.upper()} data in a file whose name does not say so: this dataset lists no "
-                    f".{fmt} file, so its decode graph leaves {fmt.upper()} out (rename the file)"
+                    f"{fmt.upper()} data in a file whose name does not say so: this dataset decodes "
+                    f"the formats its file names announce ({', '.join(self._graph_formats)}); "
+                    "rename the file"
                 )
         return reason or "failed to read or decode while iterating"
 
@@ -166,18 +167,21 @@ class Pipeline:
         return _fold(_fold(self.epoch_seed(key), 2), index)
 
     def _graph_decoder(self) -> ImageDecoder:
-        """The decoder of the tf.data graph: ``self.decoder``, without GIF when no listed file
-        is named ``.gif``. The GIF guard walks every block of a GIF (a loop), and in a tf.data
-        map a branch costs every image, taken or not: on the demo's 32x32 PNGs leaving it out
-        saves ~1.5 s of first-batch stall per epoch. GIF bytes in a file named otherwise are
-        then skipped with a reason that says so (the exported model and ``why_bad`` still
-        decode them: they use ``self.decoder``)."""
-        formats = self.decoder.formats
-        if "gif" not in formats or len(formats) == 1:
+        """The decoder of the tf.data graph: ``self.decoder`` restricted to the formats the
+        listed file names announce (``listing.EXTENSIONS``). In a tf.data map every branch of
+        the decode graph costs every image, taken or not, and the whole graph is instantiated
+        again for each epoch's iterator: a folder of one format gets a graph of one format (no
+        branch at all). A file whose bytes are of a format its name does not announce is then
+        skipped with a reason that says so; ``why_bad`` and the exported model (which use
+        ``self.decoder``) still decode it."""
+        named = {
+            fmt for fmt, extensions in _listing.EXTENSIONS.items()
+            if any(os.fsdecode(path).lower().endswith(extensions) for path in self.paths)
+        }  # fmt: skip
+        formats = [f for f in self.decoder.formats if f in named]
+        if not formats or set(formats) == set(self.decoder.formats):
             return self.decoder
-        if any(path.lower().endswith(".gif") for path in self.paths):
-            return self.decoder
-        return ImageDecoder.from_config({**self.decoder.get_config(), "formats": [f for f in formats if f != "gif"]})
+        return ImageDecoder.from_config({**self.decoder.get_config(), "formats": formats})
 
     # ---- stateless seeds
     def epoch_seed(self, key: tf.Tensor) -> tf.Tensor:
