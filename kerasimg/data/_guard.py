@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 import tensorflow as tf
 
-from kerasimg.data._headers import FORMATS
+from kerasimg.data._headers import FORMATS, too_big_reason
 
 HEAD = 40  # bytes read at fixed offsets (zero-padded): every size field lies within them
 #: Most scans (SOS markers) accepted in a JPEG. A baseline JPEG has 1 scan, a progressive
@@ -69,12 +69,6 @@ def _uints(head: tf.Tensor, pos: int, count: int, dtype: tf.DType, little_endian
     return values % 2**32 if dtype == tf.int32 else values
 
 
-def too_big_reason(width: tf.Tensor, height: tf.Tensor, max_pixels: int) -> tf.Tensor:
-    """The ``max_pixels`` refusal text (the detailed inspector gives the same words)."""
-    parts = ["image is ", width, "x", height, " = ", width * height, f" pixels, over max_pixels={max_pixels}"]
-    return tf.strings.join([p if isinstance(p, str) else tf.strings.as_string(p) for p in parts])
-
-
 def _sized(height, width, max_pixels: int, extra=0, more_ok=None, more_reason=None) -> Verdict:
     """The verdict on ``height x width`` and an optional format bound (``more_reason`` is a
     function: building strings costs more than the rest of the guard, so only on refusal)."""
@@ -82,7 +76,7 @@ def _sized(height, width, max_pixels: int, extra=0, more_ok=None, more_reason=No
     small = height * width <= max_pixels
 
     def reason() -> tf.Tensor:
-        too_big = too_big_reason(width, height, max_pixels)
+        too_big = too_big_reason(width, height, max_pixels)  # the inspector's own words
         return too_big if more_reason is None else tf.where(small, more_reason(), too_big)
 
     ok = small if more_ok is None else small & more_ok

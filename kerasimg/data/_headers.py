@@ -386,15 +386,6 @@ def inspect(contents: tf.Tensor, formats: tuple[str, ...], max_pixels: int) -> H
     return Header(fmt, h, w, parsed.extra, ok, reason)
 
 
-def whole_jpeg(contents: tf.Tensor) -> tf.Tensor:
-    """Whether ``contents`` starts like a JPEG (FF D8 FF) and ends with its end-of-image
-    marker (FF D9): a complete JPEG, for which libjpeg's own header reader is the guard.
-    O(1), never raises."""
-    n = tf.strings.length(contents)
-    starts = tf.equal(tf.strings.substr(contents, 0, 3), b"\xff\xd8\xff")
-    return starts & tf.equal(tf.strings.substr(contents, tf.maximum(n - 2, 0), 2), b"\xff\xd9")
-
-
 # ---------------------------------------------------------------- pixel helpers
 
 
