@@ -186,7 +186,7 @@ def _preview(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     directory = _directory(args.directory)
     _positive(args, "image-size", "batch-size", "batches")
-    from kerasimg._scan import bench_directory
+    from kerasimg._bench import bench_directory
 
     bench_directory(directory, image_size=args.image_size,
                     batch_size=args.batch_size, batches=args.batches)
