@@ -225,9 +225,9 @@ class Pipeline:
             def decode() -> tf.Tensor:
                 box = None
                 if self.crop is not None:  # the crop layer's own box, drawn from the header size
-                    from kerasimg.layers.base import _fold_seed
+                    from kerasimg._seeds import layer_seed
 
-                    seed = _fold_seed(self.image_seed(key, index), 0)  # as apply_layers seeds layer 0
+                    seed = layer_seed(self.image_seed(key, index), 0)  # as apply_layers seeds layer 0
 
                     def box(height: tf.Tensor, width: tf.Tensor) -> tuple:
                         return self.crop.get_box(height, width, seed=seed, training=True)
@@ -263,13 +263,13 @@ class Pipeline:
         start = 1 if self.crop is not None else 0  # the crop ran inside the decode
         if not layers[start:]:
             return ds
-        from kerasimg.layers.base import _fold_seed
+        from kerasimg._seeds import layer_seed
 
         def run(index: tf.Tensor, image: tf.Tensor, key: tf.Tensor) -> tuple[tf.Tensor, ...]:
             seed = self.image_seed(key, index)
             out = image
             for i, layer in enumerate(layers[start:], start=start):  # the seeds apply_layers gives
-                out = layer.apply_with_seed(out, _fold_seed(seed, i), training=True)
+                out = layer.apply_with_seed(out, layer_seed(seed, i), training=True)
             out = tf.cast(out, tf.float32)
             return index, tf.cast(tf.clip_by_value(tf.round(out), 0.0, 255.0), tf.uint8), key
 
@@ -309,7 +309,10 @@ class Pipeline:
         elif self.cfg.service is not None:
             from kerasimg.data import service as _service
 
-            ds = _service.client_dataset(self)
+            ds = _service.client_dataset(
+                address=self.cfg.service, keys=self.keys(), epoch=self.epoch, n=self.n,
+                output_shape=self.decoder.output_shape, on_missing=self.log.on_missing,
+            )  # fmt: skip
         else:  # the parallel map stays outside flat_map: autotuned once per iterator
             ds = self.augmented(self.decode(self.keys().flat_map(_nc(self.positions))))
         ds = self.finish(ds)
@@ -370,13 +373,10 @@ def _shuffle_with_tensor_seed(ds: tf.data.Dataset, size: tf.Tensor, seed: tf.Ten
     the op seed with 0 in Python, which fails on a tensor. Our seed already determines the
     order, so the graph-level seed is hidden while the op is built.
     """
-    graph = tf.compat.v1.get_default_graph()
-    saved = graph.seed
-    graph.seed = None
-    try:
+    from kerasimg._compat import graph_seed_hidden
+
+    with graph_seed_hidden():
         return ds.shuffle(size, seed=seed, reshuffle_each_iteration=False)
-    finally:
-        graph.seed = saved
 
 
 # ---------------------------------------------------------------------- file cache helpers

@@ -39,10 +39,13 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import tensorflow as tf
+
+from kerasimg import _compat
 
 #: Seconds without a new element from the service (after the first of an epoch) before a
 #: ``service=`` dataset gives up.
@@ -169,7 +172,7 @@ def serve_worker(
         raise ValueError(f"Invalid value for argument `port`: expected 0..65535. Received: port={port!r}")
     wait_for_dispatcher(target, connect_timeout)
     server = start_worker(target, port, host)
-    _serve(server, f"worker {server._address} serving {target}")
+    _serve(server, f"worker {_compat.worker_address(server)} serving {target}")
 
 
 def wait_for_dispatcher(dispatcher_address: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
@@ -259,25 +262,41 @@ def _serve(server: Any, what: str) -> None:
 # ---------------------------------------------------------------------- client side
 
 
-def client_dataset(pipeline: Any) -> tf.data.Dataset:
+def client_dataset(
+    address: str,
+    keys: tf.data.Dataset,
+    epoch: Callable[[Any], tf.data.Dataset],
+    n: int,
+    output_shape: tuple[int | None, int | None, int],
+    on_missing: Callable[[tf.Tensor], Any],
+) -> tf.data.Dataset:
     """``(index, image, 0)`` elements of one epoch per iteration, made by the service.
 
-    ``pipeline`` is the ``kerasimg.data._pipeline.Pipeline`` of the dataset. Each iteration
-    draws the epoch key, registers that epoch's dataset (its order and augmentation seeds
-    depend on the key) with the dispatcher, and reads it in a background thread, so that a
-    stalled service ends in an error instead of a hang. The files that did not arrive are
-    recorded as skipped (with their reason) when the epoch ends.
+    Each iteration draws the epoch key, registers that epoch's dataset (its order and
+    augmentation seeds depend on the key) with the dispatcher, and reads it in a background
+    thread, so that a stalled service ends in an error instead of a hang. The files that did
+    not arrive are recorded as skipped (with their reason) when the epoch ends.
+
+    Args:
+        address: ``grpc://HOST:PORT`` of the dispatcher (checked by :func:`check_address`).
+        keys: a dataset of one epoch key, drawing the next key of its sequence at each
+            iteration (the same sequence as without the service).
+        epoch: the ``(index, image, key)`` dataset of the epoch of a key, decoded and
+            augmented, with no skip bookkeeping; it runs on the workers.
+        n: the number of files in an epoch (indices ``0 .. n - 1``).
+        output_shape: ``(height, width, channels)`` of a decoded image; height and width
+            are None without ``image_size`` (the workers then send images one by one).
+        on_missing: called at the end of an epoch with the int64 indices of the files that
+            did not arrive (records them as skipped, or raises).
     """
-    keys = pipeline.keys()
-    batch = _WORKER_BATCH if pipeline.decoder.image_size is not None else None
-    h, w, c = pipeline.decoder.output_shape
+    h, w, c = output_shape
+    batch = _WORKER_BATCH if h is not None and w is not None else None
     lead = [None] if batch else []
     signature = (tf.TensorSpec(lead, tf.int64), tf.TensorSpec([*lead, h, w, c], tf.uint8))
-    address = pipeline.cfg.service
 
     def epoch_dataset() -> tf.data.Dataset:
         key = next(iter(keys))  # the next key of the same sequence as without the service
-        ds = pipeline.epoch(key).map(lambda index, image, _: (index, image))
+        ds = epoch(key).map(lambda index, image, _: (index, image))
         if batch:
             ds = ds.batch(batch)
         return ds.apply(
@@ -287,15 +306,15 @@ def client_dataset(pipeline: Any) -> tf.data.Dataset:
         )
 
     def generate() -> Any:
-        arrived = np.zeros(pipeline.n, bool)
-        for item in _read_with_deadline(epoch_dataset, address, pipeline.n):
+        arrived = np.zeros(n, bool)
+        for item in _read_with_deadline(epoch_dataset, address, n):
             arrived[item[0]] = True
             yield item
             if arrived.all():
                 return  # every file is in: no need to wait for the job to end
         missing = np.flatnonzero(~arrived)
         if len(missing):
-            pipeline.log.on_missing(tf.constant(missing, tf.int64))
+            on_missing(tf.constant(missing, tf.int64))
 
     ds = tf.data.Dataset.from_generator(generate, output_signature=signature)
     ds = ds.unbatch() if batch else ds

@@ -26,28 +26,22 @@ from typing import Any
 import keras
 import numpy as np
 
+from kerasimg import _compat
+
 
 def under_xla(backend: Any) -> bool:
     """Whether ops built now with ``backend`` run under XLA.
 
     Always under JAX; under TensorFlow while tracing a ``jit_compile=True`` function
-    (Keras ``compile(jit_compile=True)`` included). If TensorFlow's private helper moves,
-    this says False: the native path is slower under XLA, never wrong.
+    (Keras ``compile(jit_compile=True)`` included), as told by TensorFlow's private helper
+    behind :func:`kerasimg._compat.tf_graph_in_xla_context` (if it moves, this says False:
+    the native path is slower under XLA, never wrong).
     """
     if backend.name == "jax":
         return True
     if backend.name != "tensorflow":
         return False
-    import tensorflow as tf
-
-    if tf.executing_eagerly():
-        return False
-    try:
-        from tensorflow.python.ops import control_flow_util
-
-        return bool(control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph()))
-    except (ImportError, AttributeError):  # pragma: no cover - depends on TF internals
-        return False
+    return _compat.tf_graph_in_xla_context()
 
 
 def native_tf(backend: Any) -> bool:

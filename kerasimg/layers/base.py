@@ -10,7 +10,7 @@ Every layer splits its work in two (as Keras' own image preprocessing layers do)
 ``call()`` wires the two. The layers are written against ``self.backend``, a
 ``DynamicBackend`` that is the Keras backend in a model and TensorFlow inside a
 ``tf.data`` pipeline, whatever ``KERAS_BACKEND`` is — the mechanism Keras' own
-preprocessing layers use (the one private Keras import of the package lives here).
+preprocessing layers use (a private Keras API, reached through ``kerasimg._compat``).
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ from typing import Any
 
 import keras
 import numpy as np
-from keras.src.utils import backend_utils
 
+from kerasimg import _compat
+from kerasimg._seeds import layer_seed
 from kerasimg.layers._fast import native_tf
 
 _CHANNELS = (1, 3, 4)
@@ -144,7 +145,7 @@ class BaseImageLayer(keras.layers.Layer):
 
     def __init__(self, data_format: str | None = None, seed: int | None = None, **kwargs: Any):
         super().__init__(**kwargs)
-        self.backend = backend_utils.DynamicBackend()
+        self.backend = _compat.dynamic_backend()
         self._allow_non_tensor_positional_args = True
         self.data_format = check_data_format(data_format)
         self.seed = check_seed(seed)
@@ -164,7 +165,7 @@ class BaseImageLayer(keras.layers.Layer):
             not isinstance(sample, keras.KerasTensor)
             and keras.backend.backend() != "tensorflow"
             and self.backend.name != "tensorflow"
-            and backend_utils.in_tf_graph()
+            and _compat.in_tf_graph()
         )
         if switch:
             self.backend.set_backend("tensorflow")
@@ -178,12 +179,8 @@ class BaseImageLayer(keras.layers.Layer):
         with self._tf_data_backend(inputs) as switched:
             if not switched:
                 return super().__call__(inputs, **kwargs)
-            convert = self._convert_input_args
-            self._convert_input_args = False
-            try:
+            with _compat.input_conversion_off(self):  # TF tensors stay TF tensors in tf.data
                 return super().__call__(self.backend.convert_to_tensor(inputs), **kwargs)
-            finally:
-                self._convert_input_args = convert
 
     def _seed_generator(self) -> keras.random.SeedGenerator:
         """The seed generator of the backend in use (a TF one inside tf.data under JAX/torch)."""
@@ -378,7 +375,9 @@ def apply_layers(layers: Sequence[BaseImageLayer], images: Any, seed: Any, train
     """Apply kerasimg ``layers`` in order to ``images`` with stateless seeds.
 
     Each layer gets its own seed, derived from ``seed`` and its position, so two
-    layers never share random draws. Used by ``kerasimg.data`` (``augment=``).
+    layers never share random draws: the seeds ``kerasimg.data`` gives the layers of
+    ``augment=`` (both call ``kerasimg._seeds.layer_seed``). An integer ``seed`` needs no
+    TensorFlow; a tensor seed is folded with TensorFlow.
 
     Args:
         layers: kerasimg layers.
@@ -400,18 +399,8 @@ def apply_layers(layers: Sequence[BaseImageLayer], images: Any, seed: Any, train
     for i, layer in enumerate(layers):
         if not isinstance(layer, BaseImageLayer):
             raise _invalid("layers", layer, "kerasimg layers")
-        images = layer.apply_with_seed(images, _fold_seed(seed, i), training=training)
+        images = layer.apply_with_seed(images, layer_seed(seed, i), training=training)
     return images
-
-
-def _fold_seed(seed: Any, i: int) -> Any:
-    """A distinct stateless seed for position ``i`` (works on ints and on [2] tensors)."""
-    if isinstance(seed, (int, np.integer)):
-        return np.array([int(seed) & 0x7FFFFFFF, 7919 * (i + 1)], dtype="int32")
-    import tensorflow as tf
-
-    seed = tf.cast(tf.convert_to_tensor(seed), tf.int64)
-    return tf.random.experimental.stateless_fold_in(seed, i + 1)
 
 
 def backend_for(*values: Any) -> Any:
@@ -426,9 +415,9 @@ def backend_for(*values: Any) -> Any:
     >>> backend_for(1, 2).name == keras.backend.backend()
     True
     """
-    backend = backend_utils.DynamicBackend()
+    backend = _compat.dynamic_backend()
     if keras.backend.backend() != "tensorflow" and (
-        backend_utils.in_tf_graph() or any(type(v).__module__.startswith("tensorflow") for v in values)
+        _compat.in_tf_graph() or any(type(v).__module__.startswith("tensorflow") for v in values)
     ):
         backend.set_backend("tensorflow")
     return backend

@@ -13,7 +13,7 @@ from corpus import jpeg_bytes, png_bytes, smooth_image
 
 import kerasimg
 import kerasimg.data as kd
-from kerasimg.layers.base import _fold_seed
+from kerasimg._seeds import layer_seed
 
 L = kerasimg.layers
 RNG = np.random.default_rng(5)
@@ -37,7 +37,7 @@ def _reference(ds, layer, paths) -> list[np.ndarray]:
     key = tf.constant(pipeline.epoch_key(0), tf.int64)
     out = []
     for index, path in enumerate(paths):
-        seed = _fold_seed(pipeline.image_seed(key, tf.constant(index, tf.int64)), 0)
+        seed = layer_seed(pipeline.image_seed(key, tf.constant(index, tf.int64)), 0)
         image = native.decode_file(path)
         out.append(np.asarray(layer.apply_with_seed(image, seed, training=True)))
     return out

@@ -1,0 +1,154 @@
+"""Every private Keras / TensorFlow API kerasimg touches, each behind one small function.
+
+A private API can change in any release. Keeping each use here, named and documented, means
+a new Keras or TensorFlow breaks kerasimg in one place, and ``tests/test_compat.py`` (one test
+per shim, exercising the private API itself) says which API moved and under which version.
+
+Nothing here imports TensorFlow at import time: ``kerasimg.layers`` runs without it (JAX,
+PyTorch), so the TensorFlow shims import it when called. The Keras shims import
+``keras.src`` when called, so that ``import kerasimg`` itself never fails on a moved module.
+
+Example:
+
+>>> from kerasimg import _compat
+>>> backend = _compat.dynamic_backend()
+>>> import keras
+>>> backend.name == keras.backend.backend()
+True
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+# ---------------------------------------------------------------------- Keras
+
+
+def dynamic_backend() -> Any:
+    """A new ``keras.src.utils.backend_utils.DynamicBackend``: ops of a backend chosen at run time.
+
+    Relies on: ``DynamicBackend()`` (Keras 3, private), with ``.name``, ``.set_backend(name)``,
+    ``.reset()`` and the backend's ops as attributes (``.numpy``, ``.random``, ...). It is how
+    Keras' own image preprocessing layers run TensorFlow ops inside ``tf.data`` whatever
+    ``KERAS_BACKEND`` is.
+
+    If it goes away: every kerasimg layer fails at construction (the layers are written
+    against it), and ``layers.base.backend_for`` fails.
+    """
+    from keras.src.utils import backend_utils
+
+    return backend_utils.DynamicBackend()
+
+
+def in_tf_graph() -> bool:
+    """Whether a TensorFlow graph is being traced now (``tf.data``, ``tf.function``).
+
+    Relies on: ``keras.src.utils.backend_utils.in_tf_graph()`` (Keras 3, private), which is
+    False without importing TensorFlow when TensorFlow was never imported.
+
+    If it goes away: layers under JAX or PyTorch no longer switch to TensorFlow ops inside a
+    ``tf.data`` map (they fail there), and ``layers.base.backend_for`` fails.
+    """
+    from keras.src.utils import backend_utils
+
+    return bool(backend_utils.in_tf_graph())
+
+
+@contextlib.contextmanager
+def input_conversion_off(layer: Any) -> Iterator[None]:
+    """Within the block, ``layer.__call__`` passes its positional inputs through unconverted.
+
+    Relies on: the private attribute ``keras.layers.Layer._convert_input_args`` (Keras 3):
+    while True, ``Layer.__call__`` converts positional arguments to tensors of the Keras
+    backend. Inside ``tf.data`` under JAX or PyTorch a layer gets TensorFlow tensors that must
+    stay TensorFlow tensors, so the flag is cleared, then restored.
+
+    If it goes away or is renamed: reading it raises ``AttributeError`` here (loudly); if Keras
+    keeps the name but stops honouring it, layers under JAX/PyTorch fail inside ``tf.data``
+    (``tests/test_compat.py`` checks both).
+    """
+    saved = layer._convert_input_args
+    layer._convert_input_args = False
+    try:
+        yield
+    finally:
+        layer._convert_input_args = saved
+
+
+# ---------------------------------------------------------------------- TensorFlow
+
+
+def _xla_context_probe() -> Any:
+    """``tensorflow.python.ops.control_flow_util.GraphOrParentsInXlaContext``, or None if gone."""
+    try:
+        from tensorflow.python.ops import control_flow_util
+
+        return control_flow_util.GraphOrParentsInXlaContext
+    except (ImportError, AttributeError):  # pragma: no cover - depends on TF internals
+        return None
+
+
+def tf_graph_in_xla_context() -> bool:
+    """Whether the TensorFlow graph being built now will be compiled by XLA.
+
+    True while tracing a ``tf.function(jit_compile=True)`` (Keras ``jit_compile=True``
+    included), False in eager mode, in a plain ``tf.function`` and in ``tf.data``.
+
+    Relies on: ``tensorflow.python.ops.control_flow_util.GraphOrParentsInXlaContext(graph)``
+    (TensorFlow, private) applied to ``tf.compat.v1.get_default_graph()``.
+
+    If it goes away: this says False (``tests/test_compat.py`` fails loudly instead). The
+    layers then take their native-TensorFlow formulation under XLA: slower, never wrong.
+    """
+    import tensorflow as tf
+
+    if tf.executing_eagerly():
+        return False
+    probe = _xla_context_probe()
+    if probe is None:  # pragma: no cover - depends on TF internals
+        return False
+    try:
+        return bool(probe(tf.compat.v1.get_default_graph()))
+    except AttributeError:  # pragma: no cover - depends on TF internals
+        return False
+
+
+@contextlib.contextmanager
+def graph_seed_hidden() -> Iterator[None]:
+    """Within the block, the default TensorFlow graph has no graph-level seed.
+
+    With a global seed set (``keras.utils.set_random_seed(0)``), TensorFlow's
+    ``random_seed.get_seed`` compares an op seed with 0 in Python, which fails when the op
+    seed is a tensor (``ds.shuffle(size, seed=tensor)`` while tracing). Ops whose seed is
+    already fully determined are built inside this block.
+
+    Relies on: ``Graph.seed`` being a settable attribute of ``tf.compat.v1.get_default_graph()``
+    (a ``FuncGraph`` while tracing ``tf.data`` functions) and being what ``get_seed`` reads
+    outside eager mode (TensorFlow, private behaviour).
+
+    If it goes away: a cached, shuffled kerasimg dataset fails to build under a global seed
+    (``tests/test_compat.py`` and the dataset cache tests fail).
+    """
+    import tensorflow as tf
+
+    graph = tf.compat.v1.get_default_graph()
+    saved = graph.seed
+    graph.seed = None
+    try:
+        yield
+    finally:
+        graph.seed = saved
+
+
+def worker_address(server: Any) -> str:
+    """``"HOST:PORT"`` of a running ``tf.data.experimental.service.WorkerServer``.
+
+    Relies on: the private property ``WorkerServer._address`` (TensorFlow), which returns
+    ``"localhost:<bound port>"``; the public API gives no address of a worker.
+
+    If it goes away: ``kerasimg data-service worker`` fails with ``AttributeError`` right after
+    the worker starts, when it prints where it serves.
+    """
+    return str(server._address)

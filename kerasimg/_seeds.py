@@ -1,0 +1,40 @@
+"""The stateless seeds kerasimg derives for a stack of layers (private).
+
+One function, shared by ``kerasimg.layers.apply_layers`` and the data pipeline's
+``augment=`` map (``kerasimg/data/_pipeline.py``), so that both give layer ``i`` of a stack
+the same seed: an image augmented in a dataset equals ``apply_layers`` on that image with
+the pipeline's per-image seed. It lives below both ``kerasimg.layers`` and
+``kerasimg.data`` (layers never import data) and imports TensorFlow only for a tensor seed,
+so integer seeds work without TensorFlow (JAX, PyTorch).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def layer_seed(seed: Any, i: int) -> Any:
+    """The stateless seed of the layer at position ``i`` of a stack seeded with ``seed``.
+
+    Args:
+        seed: an integer (Python or NumPy), or a shape-``[2]`` integer tensor or array.
+        i: the layer's position in the stack (0 for the first).
+
+    Returns:
+        For an integer ``seed``, the int32 NumPy pair ``[seed & 0x7FFFFFFF, 7919 * (i + 1)]``
+        (no TensorFlow needed); otherwise the int64 TensorFlow pair
+        ``tf.random.experimental.stateless_fold_in(seed, i + 1)``.
+
+    Example:
+
+    >>> layer_seed(5, 0).tolist(), layer_seed(5, 1).tolist()
+    ([5, 7919], [5, 15838])
+    """
+    if isinstance(seed, (int, np.integer)):
+        return np.array([int(seed) & 0x7FFFFFFF, 7919 * (i + 1)], dtype="int32")
+    import tensorflow as tf
+
+    seed = tf.cast(tf.convert_to_tensor(seed), tf.int64)
+    return tf.random.experimental.stateless_fold_in(seed, i + 1)
