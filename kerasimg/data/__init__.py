@@ -7,7 +7,8 @@ Example:
 ...                                           validation_split=0.2, subset="both", seed=7)
 """
 
-from kerasimg.data.dataset import SkippedFileWarning, from_csv, from_directory, from_files
+from kerasimg.data.dataset import from_csv, from_directory, from_files
 from kerasimg.data.decode import ImageDecoder
+from kerasimg.data.errors import SkippedFileWarning
 
 __all__ = ["ImageDecoder", "SkippedFileWarning", "from_csv", "from_directory", "from_files"]

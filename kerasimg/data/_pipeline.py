@@ -37,29 +37,11 @@ import tensorflow as tf
 
 from kerasimg.data import listing as _listing
 from kerasimg.data.decode import ImageDecoder
+from kerasimg.data.errors import SkippedFileWarning
 
 _FILE_CACHE_BUFFER_BYTES = 1 << 30
 _AUTOTUNE = tf.data.AUTOTUNE
 _nc = tf.autograph.experimental.do_not_convert  # our dataset functions need no AutoGraph
-
-
-class SkippedFileWarning(UserWarning):
-    """A file was left out of a kerasimg dataset (``on_error="skip"``); issued once per file.
-
-    The message names the file and the reason. To turn skips into errors in a test, or to
-    collect them::
-
-    ```python
-    import warnings
-    from kerasimg.data import SkippedFileWarning, from_directory
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", SkippedFileWarning)
-        for images, labels in from_directory("photos/", image_size=(224, 224)):
-            pass
-    skipped = [str(w.message) for w in caught if w.category is SkippedFileWarning]
-    ```
-    """
 
 
 def _fold(seed: tf.Tensor, data: Any) -> tf.Tensor:

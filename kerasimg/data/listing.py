@@ -14,17 +14,15 @@ Example:
 
 from __future__ import annotations
 
-import csv
 import os
 import re
-import stat
-import time
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
+
+from kerasimg.data import _csv, _files
+from kerasimg.data._files import file_problem
 
 #: File extensions listed for each format (lower case; the decoder reads the real format from
 #: the magic bytes, so a PNG named ``.jpg`` is still decoded).
@@ -35,18 +33,11 @@ EXTENSIONS = {
     "bmp": (".bmp",),
     "webp": (".webp",),
 }
-_PROGRESS_AFTER_S = 1.0  # a progress bar appears when listing takes longer than this
-_HEADER_WORDS = frozenset(
-    "image image_name imagename image_id filename file_name file path image_path name id "
-    "label labels class class_name classname target category".split()
-)
 _INT = re.compile(r"[+-]?\d+")
 #: Integer labels without ``class_names`` are class indices below this bound (their class
 #: names ``"0"``, ``"1"``, ... are made for every index up to the largest one).
 MAX_INTEGER_LABELS = 100_000
 
-
-_MAX_FILE_BYTES = 256 * 2**20  # ImageDecoder's default (kerasimg.data.decode.MAX_FILE_BYTES)
 
 @dataclass
 class Listing:
@@ -150,11 +141,11 @@ def list_directory(
     if not os.path.isdir(root):
         raise ValueError(f"directory={root!r} is not an existing directory")
     exts = tuple(e for f in formats for e in EXTENSIONS[f])
-    with _Progress(f"Listing {root}") as progress:
+    with _files.Progress(f"Listing {root}") as progress:
         if not labeled:
             found = _scan(root, exts, progress, max_file_bytes)
             found.sort()
-            return Listing([p for p, _ in found], problems=[r or _name_problem(p) for p, r in found])
+            return Listing([p for p, _ in found], problems=[r or _files.name_problem(p) for p, r in found])
         folders = _subfolders(root)
         if class_names is None:
             class_names = folders
@@ -178,7 +169,7 @@ def list_directory(
         raise ValueError(f"directory={root!r}: no image files with extensions {exts} found")
     return Listing(
         [p for p, _, _ in entries], [lab for _, _, lab in entries], list(class_names),
-        [r or _name_problem(p) for p, r, _ in entries],
+        [r or _files.name_problem(p) for p, r, _ in entries],
     )  # fmt: skip
 
 
@@ -233,29 +224,17 @@ def list_csv(
     base = os.fspath(image_dir) if image_dir is not None else os.path.dirname(csv_path)
     if not os.path.isdir(base or "."):
         raise ValueError(f"image_dir={base!r} is not an existing directory")
-    rows = _read_csv(csv_path, encoding)
-    if rows and (header or (header is None and _is_header(rows[0][1], base))):
-        rows = rows[1:]
-    if not rows:
-        raise ValueError(f"csv_path={csv_path!r} has no rows")
-    want = "image_name,label" if labeled else "image_name (a label column is ignored)"
-    for line, row in rows:
-        if not row[0] or (labeled and (len(row) < 2 or not row[1])) or len(row) > 2:
-            hint = ""
-            if len(row) > 2:
-                hint = (f": {len(row)} columns; quote a file name that holds a comma, "
-                        f'e.g. "{",".join(row[:-1])}",{row[-1]}')
-            raise ValueError(f"{csv_path}, line {line}: expected {want}, found {row!r}{hint}")
+    rows = _csv.read_rows(csv_path, base, labeled, header, encoding)
     paths = [os.path.join(base, row[0]) for _, row in rows]
     where = [f"{csv_path}, line {line}" for line, _ in rows]
     labels, names = (None, None)
     if labeled:
         values = [row[1] for _, row in rows]
         labels, names = _encode_labels(values, class_names, where)
-        _warn_conflicts(csv_path, paths, values, [line for line, _ in rows])
-    with _Progress(f"Checking files of {csv_path}") as progress:
+        _csv.warn_conflicts(csv_path, paths, values, [line for line, _ in rows])
+    with _files.Progress(f"Checking files of {csv_path}") as progress:
         problems = [
-            _name_problem(p, w) or _problem(p, w, progress, max_file_bytes)
+            _files.name_problem(p, w) or _files.problem_at(p, w, progress, max_file_bytes)
             for p, w in zip(paths, where, strict=True)
         ]
     return Listing(paths, labels, names, problems)
@@ -297,8 +276,8 @@ def list_files(
             )
         where = [f"labels[{i}]" for i in range(len(paths))]
         labels, names = _encode_labels([str(v).strip() for v in labels], class_names, where)
-    with _Progress("Checking files") as progress:
-        problems = [_name_problem(p) or _problem(p, None, progress, max_file_bytes) for p in paths]
+    with _files.Progress("Checking files") as progress:
+        problems = [_files.name_problem(p) or _files.problem_at(p, None, progress, max_file_bytes) for p in paths]
     return Listing(paths, labels, names, problems)
 
 
@@ -311,7 +290,7 @@ def _subfolders(root: str) -> list[str]:
 
 
 def _scan(
-    top: str, exts: tuple[str, ...], progress: _Progress, max_file_bytes: int | None = None
+    top: str, exts: tuple[str, ...], progress: _files.Progress, max_file_bytes: int | None = None
 ) -> list[tuple[str, str | None]]:
     """(path, problem) of every file under ``top`` with one of ``exts``; follows links once."""
     found: list[tuple[str, str | None]] = []
@@ -344,11 +323,6 @@ def _scan(
                 found.append((entry.path, file_problem(entry.path, max_file_bytes)))
         progress.advance(len(entries))
     return found
-
-
-def _is_header(row: list[str], base: str) -> bool:
-    words = {c.lower() for c in row}
-    return bool(words & _HEADER_WORDS) and not os.path.isfile(os.path.join(base, row[0]))
 
 
 def _encode_labels(
@@ -384,138 +358,3 @@ def _encode_labels(
             shown = names if len(names) <= 20 else [*names[:20], f"... {len(names)} classes"]
             raise ValueError(f"{loc}: label {value!r} is neither a class name nor an index of {shown!r}")
     return labels, names
-
-
-def _read_csv(csv_path: str, encoding: str) -> list[tuple[int, list[str]]]:
-    """``(line, cells)`` of the non-empty rows; trailing empty cells dropped."""
-    rows = []
-    try:
-        with open(csv_path, newline="", encoding=encoding) as f:
-            for line, row in enumerate(csv.reader(f), 1):
-                cells = [c.strip() for c in row]
-                while cells and not cells[-1]:
-                    cells.pop()
-                if cells:
-                    rows.append((line, cells))
-    except UnicodeDecodeError as err:
-        line = _line_of_byte(csv_path, err.start)
-        raise ValueError(
-            f"{csv_path}, line {line}: not valid {encoding} text (byte {err.object[err.start:err.start + 1]!r}"
-            f" at offset {err.start}); pass the file's encoding, e.g. encoding='latin-1' or "
-            "'cp1252', or save the CSV as UTF-8"
-        ) from None
-    except LookupError:
-        raise ValueError(
-            f"Invalid value for argument `encoding`: expected a Python text encoding. "
-            f"Received: encoding={encoding!r}"
-        ) from None
-    return rows
-
-
-def _line_of_byte(path: str, offset: int) -> int:
-    """The 1-based line holding byte ``offset`` of the file (for decode errors)."""
-    with open(path, "rb") as f:
-        return f.read(offset).count(b"\n") + 1
-
-
-def _warn_conflicts(csv_path: str, paths: list[str], values: list[str], lines: list[int]) -> None:
-    """One ``UserWarning`` per file listed with different labels (naming its lines)."""
-    seen: dict[str, list[int]] = {}
-    for i, path in enumerate(paths):
-        seen.setdefault(os.path.normpath(path), []).append(i)
-    for path, rows in seen.items():
-        if len(rows) > 1 and len({values[i] for i in rows}) > 1:
-            found = ", ".join(f"{values[i]!r} (line {lines[i]})" for i in rows)
-            warnings.warn(
-                f"kerasimg: {csv_path}: {path} is listed with different labels: {found}; "
-                "each row is read as its own example",
-                UserWarning, stacklevel=3,
-            )  # fmt: skip
-
-
-def _name_problem(path: str, where: str | None = None) -> str | None:
-    """Why ``path`` cannot be read (a name that is not valid UTF-8: TensorFlow's file
-    names are UTF-8 strings), or None."""
-    try:
-        path.encode("utf-8")
-    except UnicodeEncodeError:
-        raw = os.fsencode(path)
-        suffix = f" ({where})" if where else ""
-        return f"file name is not valid UTF-8: {raw!r}{suffix}"
-    return None
-
-
-def _problem(path: str, where: str | None, progress: _Progress, max_file_bytes: int | None = None) -> str | None:
-    progress.advance()
-    problem = file_problem(path, max_file_bytes)
-    return None if problem is None else problem + (f" ({where})" if where else "")
-
-
-def file_problem(path: str, max_file_bytes: int | None = None) -> str | None:
-    """Why ``path`` is not read, from ``os.stat`` alone (nothing is opened), or None.
-
-    Only regular files are read: a symlink is judged by its target, and a FIFO (whose read
-    blocks forever), a device (``/dev/zero`` reads without end) or a socket is refused. A file
-    over ``max_file_bytes`` (default: ``ImageDecoder``'s, 256 MiB) is refused before it is read.
-
-    Example:
-
-    >>> file_problem("/dev/zero")
-    'not a regular file (character device): never opened'
-    """
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return "no such file"
-    except OSError as err:
-        return f"cannot read file ({err.strerror or err})"
-    if stat.S_ISDIR(st.st_mode):
-        return "is a directory"
-    if not stat.S_ISREG(st.st_mode):
-        kind = {stat.S_IFIFO: "FIFO", stat.S_IFCHR: "character device", stat.S_IFBLK: "block device",
-                stat.S_IFSOCK: "socket"}.get(stat.S_IFMT(st.st_mode), "special file")  # fmt: skip
-        return f"not a regular file ({kind}): never opened"
-    limit = _MAX_FILE_BYTES if max_file_bytes is None else max_file_bytes
-    if st.st_size > limit:
-        return f"{st.st_size} bytes, over max_file_bytes={limit}"
-    return None
-
-
-def _console() -> Any:
-    from rich.console import Console
-
-    return Console(stderr=True)
-
-
-class _Progress:
-    """Counts items; shows a transient rich progress bar once more than a second has passed."""
-
-    def __init__(self, description: str) -> None:
-        self.description = description
-        self.count = 0
-        self.shown = False
-        self._bar: Any = None
-        self._start = time.monotonic()
-
-    def __enter__(self) -> _Progress:
-        return self
-
-    def advance(self, n: int = 1) -> None:
-        self.count += n
-        if self._bar is None:
-            if time.monotonic() - self._start < _PROGRESS_AFTER_S:
-                return
-            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-            self._bar = Progress(
-                SpinnerColumn(), TextColumn("{task.description}: {task.completed} entries"),
-                TimeElapsedColumn(), console=_console(), transient=True,
-            )  # fmt: skip
-            self._bar.start()
-            self._task = self._bar.add_task(self.description, total=None)
-            self.shown = True
-        self._bar.update(self._task, completed=self.count)
-
-    def __exit__(self, *exc: Any) -> None:
-        if self._bar is not None:
-            self._bar.stop()

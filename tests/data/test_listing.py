@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from kerasimg.data import listing
+from kerasimg.data import _files, listing
 
 
 def touch(root: Path, *names: str) -> list[Path]:
@@ -112,10 +112,10 @@ def test_progress_bar_shown_past_threshold(tree: Path, monkeypatch: pytest.Monke
     from rich.console import Console
 
     out = io.StringIO()
-    monkeypatch.setattr(listing, "_console", lambda: Console(file=out, force_terminal=True, width=100))
+    monkeypatch.setattr(_files, "console", lambda: Console(file=out, force_terminal=True, width=100))
     listing.list_directory(tree)
     assert out.getvalue() == ""  # fast listing: no bar
-    monkeypatch.setattr(listing, "_PROGRESS_AFTER_S", 0.0)
+    monkeypatch.setattr(_files, "PROGRESS_AFTER_S", 0.0)
     listing.list_directory(tree)
     assert f"Listing {tree}" in out.getvalue()
     assert "entries" in out.getvalue()
