@@ -13,26 +13,15 @@ and outputs up to 32,767 pixels a side.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import keras
 import numpy as np
 
-from kerasimg.layers.base import BaseImageLayer, _invalid, as_real_pair, check_size
+from kerasimg._validate import check_positive_int
+from kerasimg.layers.base import BaseImageLayer, sized_shape
 
 BOX_KEYS = ("top", "left", "box_height", "box_width")
-
-
-def check_pair(name: str, value: Any, expected: str, ok: Any) -> tuple[float, float]:
-    """Two finite real numbers ``(low, high)`` (not a string) passing ``ok(low, high)``."""
-    pair = as_real_pair(value)
-    if pair is None:
-        raise _invalid(name, value, "a pair (low, high) of numbers")
-    low, high = pair
-    if not (math.isfinite(low) and math.isfinite(high) and ok(low, high)):
-        raise _invalid(name, value, expected)
-    return low, high
 
 
 def fit_window(backend: Any, image_h: Any, image_w: Any, height: int, width: int, largest: bool) -> tuple:
@@ -146,12 +135,13 @@ class CropLayer(BaseImageLayer):
     Subclasses set ``random``, implement ``_draw_box(batch_size, image_h, image_w, seed)``
     (random layers) and ``_inference_box(image_h, image_w)``; both return a dict of
     ``BOX_KEYS``. ``transform_images`` with ``training=False`` or no transformation uses
-    the inference box.
+    the inference box. ``__init__`` checks the arguments every crop layer shares
+    (``height``, ``width``; ``seed`` and ``data_format`` in ``BaseImageLayer``).
     """
 
     def __init__(self, height: int, width: int, data_format: str | None = None, seed: int | None = None,
                  **kwargs: Any):
-        height, width = check_size("height", height), check_size("width", width)
+        height, width = check_positive_int("height", height), check_positive_int("width", width)
         super().__init__(data_format=data_format, seed=seed, **kwargs)
         self.height = height
         self.width = width
@@ -229,12 +219,7 @@ class CropLayer(BaseImageLayer):
         """
         with self._tf_data_backend(images):
             images = self.backend.convert_to_tensor(images)
-            rank = len(images.shape)
-            if rank not in (3, 4):
-                raise ValueError(
-                    f"{type(self).__name__} expects an image of rank 3 or a batch of rank 4; "
-                    f"received shape {tuple(images.shape)}"
-                )
+            rank = self._check_rank(images)
             images = self._check_not_empty(images)
             image_h, image_w = self._image_size(images)
             if rank == 3:
@@ -265,12 +250,7 @@ class CropLayer(BaseImageLayer):
         return self._centred_box(image_h, image_w, largest=False)
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
-        shape = list(input_shape)
-        offset = len(shape) - 3
-        h_axis, w_axis = (0, 1) if self.data_format == "channels_last" else (1, 2)
-        shape[h_axis + offset] = self.height
-        shape[w_axis + offset] = self.width
-        return tuple(shape)
+        return sized_shape(input_shape, self.data_format, self.height, self.width)
 
     def get_config(self) -> dict:
         config = super().get_config()

@@ -16,7 +16,6 @@ preprocessing layers use (a private Keras API, reached through ``kerasimg._compa
 from __future__ import annotations
 
 import contextlib
-import numbers
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -25,45 +24,16 @@ import numpy as np
 
 from kerasimg import _compat
 from kerasimg._seeds import layer_seed
+from kerasimg._validate import check_pair, check_seed, invalid
 from kerasimg.layers._fast import native_tf
 
 _CHANNELS = (1, 3, 4)
 
 
-def _invalid(name: str, value: Any, expected: str) -> ValueError:
-    """The one error template of the package: names the argument, echoes the value."""
-    return ValueError(f"Invalid value for argument `{name}`: expected {expected}. Received: {name}={value!r}")
-
-
-def as_real(value: Any) -> float | None:
-    """``value`` as a float when it is a real number (Python or NumPy, any width), else None.
-
-    Booleans and strings are not numbers here: ``"1"`` and ``True`` give None.
-    """
-    if isinstance(value, (bool, np.bool_, str, bytes)):
-        return None
-    if isinstance(value, numbers.Real):
-        return float(value)
-    if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf":
-        return float(value)
-    return None
-
-
-def as_real_pair(value: Any) -> tuple[float, float] | None:
-    """``value`` as ``(float, float)`` when it is a sequence of two real numbers, else None.
-
-    A string is not a sequence of numbers: ``"01"`` gives None, not ``(0.0, 1.0)``.
-    """
-    if isinstance(value, (str, bytes)) or as_real(value) is not None:
-        return None
-    try:
-        items = list(value)
-    except TypeError:
-        return None
-    pair = tuple(as_real(item) for item in items)
-    if len(pair) != 2 or None in pair:
-        return None
-    return pair  # type: ignore[return-value]
+def check_value_range(value_range: Any, name: str = "value_range") -> tuple[float, float]:
+    """Validate a ``(low, high)`` pair with ``low < high`` and return it as floats."""
+    return check_pair(name, value_range, "a pair (low, high) of finite numbers with low < high",
+                      lambda low, high: low < high)
 
 
 def plain(value: Any) -> Any:
@@ -78,22 +48,23 @@ def plain(value: Any) -> Any:
     return value
 
 
-def check_size(name: str, value: Any) -> int:
-    """A positive integer of any integral type (``int``, ``np.int64``...) as an ``int``."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value <= 0:
-        raise _invalid(name, value, "a positive integer")
-    return int(value)
+def sized_shape(input_shape: tuple, data_format: str, height: int, width: int) -> tuple:
+    """``input_shape`` (rank 3 or 4) with its height and width set to ``height`` and ``width``:
+    the output shape of the layers with a fixed output size (``Resize`` and the crops).
 
+    Example:
 
-def check_value_range(value_range: Any, name: str = "value_range") -> tuple[float, float]:
-    """Validate a ``(low, high)`` pair with ``low < high`` and return it as floats."""
-    pair = as_real_pair(value_range)
-    if pair is None:
-        raise _invalid(name, value_range, "a pair (low, high) of numbers")
-    low, high = pair
-    if not (np.isfinite(low) and np.isfinite(high) and low < high):
-        raise _invalid(name, value_range, "a pair (low, high) of finite numbers with low < high")
-    return low, high
+    >>> sized_shape((None, 7, 9, 3), "channels_last", 2, 4)
+    (None, 2, 4, 3)
+    >>> sized_shape((3, 7, 9), "channels_first", 2, 4)
+    (3, 2, 4)
+    """
+    shape = list(input_shape)
+    offset = len(shape) - 3
+    h_axis, w_axis = (0, 1) if data_format == "channels_last" else (1, 2)
+    shape[h_axis + offset] = height
+    shape[w_axis + offset] = width
+    return tuple(shape)
 
 
 def check_data_format(data_format: str | None) -> str:
@@ -101,16 +72,8 @@ def check_data_format(data_format: str | None) -> str:
     if data_format is None:
         return keras.config.image_data_format()
     if data_format not in ("channels_last", "channels_first"):
-        raise _invalid("data_format", data_format, "'channels_last', 'channels_first' or None")
+        raise invalid("data_format", data_format, "'channels_last', 'channels_first' or None")
     return data_format
-
-
-def check_seed(seed: Any) -> int | None:
-    if seed is None:
-        return None
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise _invalid("seed", seed, "a non-negative integer or None")
-    return int(seed)
 
 
 class BaseImageLayer(keras.layers.Layer):
@@ -148,7 +111,7 @@ class BaseImageLayer(keras.layers.Layer):
         self.backend = _compat.dynamic_backend()
         self._allow_non_tensor_positional_args = True
         self.data_format = check_data_format(data_format)
-        self.seed = check_seed(seed)
+        self.seed = check_seed("seed", seed)
         if self.random:
             self.generator = keras.random.SeedGenerator(self.seed)
         self.supports_masking = False
@@ -277,12 +240,7 @@ class BaseImageLayer(keras.layers.Layer):
 
     def _transform_images(self, images: Any, transformation: dict | None, training: bool) -> Any:
         images = self.backend.convert_to_tensor(images)
-        rank = len(images.shape)
-        if rank not in (3, 4):
-            raise ValueError(
-                f"{type(self).__name__} expects an image of rank 3 or a batch of rank 4; "
-                f"received shape {tuple(images.shape)}"
-            )
+        rank = self._check_rank(images)
         images = self._check_not_empty(images)
         if self.random and (not training or transformation is None):
             return self._to_compute(images)
@@ -329,6 +287,16 @@ class BaseImageLayer(keras.layers.Layer):
 
     def compute_output_spec(self, images: Any, training: bool = True) -> keras.KerasTensor:
         return keras.KerasTensor(self.compute_output_shape(images.shape), dtype=self.compute_dtype)
+
+    def _check_rank(self, images: Any) -> int:
+        """The rank of ``images``: 3 (an image) or 4 (a batch), else a ``ValueError``."""
+        rank = len(images.shape)
+        if rank not in (3, 4):
+            raise ValueError(
+                f"{type(self).__name__} expects an image of rank 3 or a batch of rank 4; "
+                f"received shape {tuple(images.shape)}"
+            )
+        return rank
 
     def _check_channels(self, images: Any) -> None:
         channels = images.shape[self._channel_axis]
@@ -398,7 +366,7 @@ def apply_layers(layers: Sequence[BaseImageLayer], images: Any, seed: Any, train
     """
     for i, layer in enumerate(layers):
         if not isinstance(layer, BaseImageLayer):
-            raise _invalid("layers", layer, "kerasimg layers")
+            raise invalid("layers", layer, "kerasimg layers")
         images = layer.apply_with_seed(images, layer_seed(seed, i), training=training)
     return images
 

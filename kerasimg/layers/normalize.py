@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Iterable
 from typing import Any
 
 import keras
 import numpy as np
 
+from kerasimg._validate import as_real, invalid, is_int, require
 from kerasimg.layers._fast import per_channel
-from kerasimg.layers.base import BaseImageLayer, _invalid, as_real, check_value_range, plain
+from kerasimg.layers.base import BaseImageLayer, check_value_range, plain
 
 _EPSILON = 1e-7
 
@@ -26,12 +26,12 @@ def _as_stats(name: str, value: Any, positive: bool) -> list[float] | None:
         except TypeError:
             values = None
     if values is None or None in values or len(values) not in (1, 3, 4):
-        raise _invalid(name, value, "a finite number or a list of 1, 3 or 4 finite numbers (one per channel)")
+        raise invalid(name, value, "a finite number or a list of 1, 3 or 4 finite numbers (one per channel)")
     array = np.array(values, dtype="float64")
     if not np.all(np.isfinite(array)):
-        raise _invalid(name, value, "a finite number or a list of 1, 3 or 4 finite numbers (one per channel)")
+        raise invalid(name, value, "a finite number or a list of 1, 3 or 4 finite numbers (one per channel)")
     if positive and np.any(array <= 0):
-        raise _invalid(name, value, "values > 0 (a standard deviation of 0 would divide by zero)")
+        raise invalid(name, value, "values > 0 (a standard deviation of 0 would divide by zero)")
     return array.tolist()
 
 
@@ -87,7 +87,7 @@ class Normalize(BaseImageLayer):
         mean_ = _as_stats("mean", mean, positive=False)
         std_ = _as_stats("std", std, positive=True)
         if mean_ and std_ and len(mean_) != len(std_) and 1 not in (len(mean_), len(std_)):
-            raise _invalid("std", std, f"as many values as mean ({len(mean_)}), or one")
+            raise invalid("std", std, f"as many values as mean ({len(mean_)}), or one")
         low, high = check_value_range(value_range)
         super().__init__(data_format=data_format, **kwargs)
         self.mean, self.std, self.value_range = mean_, std_, plain(value_range)
@@ -113,7 +113,7 @@ class Normalize(BaseImageLayer):
         channels = self._channels_of(input_shape)
         for name, values in (("mean", self.mean), ("std", self.std)):
             if channels is not None and values is not None and len(values) not in (1, channels):
-                raise _invalid(
+                raise invalid(
                     name, values, f"1 or {channels} values (one per channel) for input of shape {tuple(input_shape)}"
                 )
 
@@ -157,8 +157,7 @@ class Normalize(BaseImageLayer):
         >>> layer.mean, layer.std
         ([1.0], [1.0])
         """
-        if steps is not None and (isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps <= 0):
-            raise _invalid("steps", steps, "a positive integer or None")
+        require(steps is None or (is_int(steps) and steps > 0), "steps", steps, "a positive integer or None")
         count, mean, m2 = 0, None, None
         for i, batch in enumerate(_batches(data)):
             if steps is not None and i >= steps:
@@ -167,16 +166,16 @@ class Normalize(BaseImageLayer):
             if x.ndim == 3:
                 x = x[None]
             if x.ndim != 4:
-                raise _invalid("data", f"<batch of shape {x.shape}>", "images of rank 3 or 4")
+                raise invalid("data", f"<batch of shape {x.shape}>", "images of rank 3 or 4")
             if self.data_format == "channels_first":
                 x = np.moveaxis(x, 1, -1)
             if self._input_channels is not None and x.shape[-1] != self._input_channels:
-                raise _invalid(
+                raise invalid(
                     "data", f"<batch of shape {batch.shape}>",
                     f"{self._input_channels} channels, as the layer was built for ({self.data_format})",
                 )
             if not np.all(np.isfinite(x)):
-                raise _invalid(
+                raise invalid(
                     "data", f"<batch {i} with {int(np.sum(~np.isfinite(x)))} NaN or infinite values>",
                     "finite values (NaN or inf would make the mean and std NaN)",
                 )
@@ -191,7 +190,7 @@ class Normalize(BaseImageLayer):
                 count, mean, m2 = n, batch_mean, batch_m2
                 continue
             if batch_mean.shape != mean.shape:
-                raise _invalid("data", f"<batch with {batch_mean.size} channels>", f"{mean.size} channels")
+                raise invalid("data", f"<batch with {batch_mean.size} channels>", f"{mean.size} channels")
             delta = batch_mean - mean
             total = count + n
             with np.errstate(over="ignore", invalid="ignore"):
@@ -199,10 +198,10 @@ class Normalize(BaseImageLayer):
                 m2 = m2 + batch_m2 + delta**2 * (count * n / total)
             count = total
         if mean is None:
-            raise _invalid("data", data, "at least one image")
+            raise invalid("data", data, "at least one image")
         std = np.sqrt(np.maximum(m2 / count, _EPSILON**2))
         if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(std))):
-            raise _invalid("data", f"<mean {mean.tolist()}, std {std.tolist()}>", "values whose mean and std fit in float64")
+            raise invalid("data", f"<mean {mean.tolist()}, std {std.tolist()}>", "values whose mean and std fit in float64")
         self.mean = mean.tolist()
         self.std = std.tolist()
         if not self.built:
@@ -229,7 +228,7 @@ def _batches(data: Any, chunk: int = 64) -> Iterable[Any]:
     try:
         iterator = iter(data)
     except TypeError:
-        raise _invalid("data", data, "an array, a tensor, a tf.data.Dataset or an iterable of batches") from None
+        raise invalid("data", data, "an array, a tensor, a tf.data.Dataset or an iterable of batches") from None
     for element in iterator:
         if isinstance(element, (tuple, list)):
             element = element[0]

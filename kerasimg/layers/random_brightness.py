@@ -6,14 +6,8 @@ from typing import Any
 
 import keras
 
-from kerasimg.layers.base import (
-    BaseImageLayer,
-    _invalid,
-    as_real,
-    as_real_pair,
-    check_value_range,
-    plain,
-)
+from kerasimg._validate import as_real, as_real_pair, invalid
+from kerasimg.layers.base import BaseImageLayer, check_value_range, plain
 
 
 def _brightness_range(factor: Any, name: str = "factor") -> tuple[float, float]:
@@ -22,11 +16,11 @@ def _brightness_range(factor: Any, name: str = "factor") -> tuple[float, float]:
     single = as_real(factor)
     if single is not None:
         if not 0.0 <= single <= 1.0:
-            raise _invalid(name, factor, expected)
+            raise invalid(name, factor, expected)
         return -single, single
     pair = as_real_pair(factor)
     if pair is None or not -1.0 <= pair[0] <= pair[1] <= 1.0:
-        raise _invalid(name, factor, expected)
+        raise invalid(name, factor, expected)
     return pair
 
 

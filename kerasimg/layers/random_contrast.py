@@ -6,15 +6,9 @@ from typing import Any
 
 import keras
 
+from kerasimg._validate import as_real, as_real_pair, invalid
 from kerasimg.layers._fast import per_channel, spatial_mean
-from kerasimg.layers.base import (
-    BaseImageLayer,
-    _invalid,
-    as_real,
-    as_real_pair,
-    check_value_range,
-    plain,
-)
+from kerasimg.layers.base import BaseImageLayer, check_value_range, plain
 
 
 def _contrast_range(factor: Any) -> tuple[float, float]:
@@ -23,7 +17,7 @@ def _contrast_range(factor: Any) -> tuple[float, float]:
     single = as_real(factor)
     pair = (single, single) if single is not None else as_real_pair(factor)
     if pair is None or not (0.0 <= pair[0] <= 1.0 and 0.0 <= pair[1] <= 1.0):
-        raise _invalid("factor", factor, expected)
+        raise invalid("factor", factor, expected)
     return 1.0 - pair[0], 1.0 + pair[1]
 
 

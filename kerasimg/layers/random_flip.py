@@ -6,8 +6,9 @@ from typing import Any
 
 import keras
 
+from kerasimg._validate import invalid
 from kerasimg.layers._fast import flip_where
-from kerasimg.layers.base import BaseImageLayer, _invalid
+from kerasimg.layers.base import BaseImageLayer
 
 _MODES = ("horizontal", "vertical", "horizontal_and_vertical")
 
@@ -55,7 +56,7 @@ class RandomFlip(BaseImageLayer):
         **kwargs: Any,
     ):
         if mode not in _MODES:
-            raise _invalid("mode", mode, f"one of {_MODES}")
+            raise invalid("mode", mode, f"one of {_MODES}")
         super().__init__(data_format=data_format, seed=seed, **kwargs)
         self.mode = mode
 

@@ -14,8 +14,9 @@ from typing import Any
 import keras
 import numpy as np
 
-from kerasimg.layers._crop import BOX_KEYS, CropLayer, check_pair
-from kerasimg.layers.base import BaseImageLayer, _invalid, backend_for
+from kerasimg._validate import check_pair, invalid
+from kerasimg.layers._crop import BOX_KEYS, CropLayer
+from kerasimg.layers.base import BaseImageLayer, backend_for
 
 _ATTEMPTS = 10  # torchvision's
 _DRAWS = 2 * _ATTEMPTS + 2  # an area and a log-aspect per attempt, then top and left
@@ -185,7 +186,7 @@ class RandomResizedCrop(CropLayer):
     ):
         scale, ratio = check_scale(scale), check_ratio(ratio)
         if interpolation not in _INTERPOLATIONS:
-            raise _invalid("interpolation", interpolation, f"one of {_INTERPOLATIONS}")
+            raise invalid("interpolation", interpolation, f"one of {_INTERPOLATIONS}")
         super().__init__(height, width, data_format=data_format, seed=seed, **kwargs)
         self.scale = scale
         self.ratio = ratio

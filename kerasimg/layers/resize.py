@@ -6,8 +6,9 @@ from typing import Any
 
 import keras
 
+from kerasimg._validate import as_real, check_positive_int, invalid
 from kerasimg.layers._fast import resize_bilinear, under_xla
-from kerasimg.layers.base import BaseImageLayer, _invalid, as_real, check_size
+from kerasimg.layers.base import BaseImageLayer, sized_shape
 
 _INTERPOLATIONS = ("nearest", "bilinear", "bicubic", "lanczos3", "lanczos5")
 
@@ -80,14 +81,14 @@ class Resize(BaseImageLayer):
         data_format: str | None = None,
         **kwargs: Any,
     ):
-        height = check_size("height", height)
-        width = check_size("width", width)
+        height = check_positive_int("height", height)
+        width = check_positive_int("width", width)
         if as_real(fill_value) is None:
-            raise _invalid("fill_value", fill_value, "a number")
+            raise invalid("fill_value", fill_value, "a number")
         if interpolation not in _INTERPOLATIONS:
-            raise _invalid("interpolation", interpolation, f"one of {_INTERPOLATIONS}")
+            raise invalid("interpolation", interpolation, f"one of {_INTERPOLATIONS}")
         if crop_to_aspect_ratio and pad_to_aspect_ratio:
-            raise _invalid(
+            raise invalid(
                 "pad_to_aspect_ratio", pad_to_aspect_ratio, "False when crop_to_aspect_ratio=True"
             )
         super().__init__(data_format=data_format, **kwargs)
@@ -187,12 +188,7 @@ class Resize(BaseImageLayer):
         return self.backend.numpy.pad(images, widths, constant_values=self.fill_value)
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
-        shape = list(input_shape)
-        offset = len(shape) - 3
-        h_axis, w_axis = (0, 1) if self.data_format == "channels_last" else (1, 2)
-        shape[h_axis + offset] = self.height
-        shape[w_axis + offset] = self.width
-        return tuple(shape)
+        return sized_shape(input_shape, self.data_format, self.height, self.width)
 
     def get_config(self) -> dict:
         config = super().get_config()

@@ -78,3 +78,35 @@ def test_numpy_factor_gives_the_float_factor_draws():
         b = cls(0.25, seed=7).get_random_transformation(x, seed=3)
         for key in a:
             np.testing.assert_array_equal(to_np(a[key]), to_np(b[key]))
+
+
+RANDOM_LAYERS = [
+    (layers.RandomFlip, {}),
+    (layers.RandomBrightness, {"factor": 0.1}),
+    (layers.RandomContrast, {"factor": 0.1}),
+    (layers.RandomCrop, {"height": 2, "width": 2}),
+    (layers.RandomResizedCrop, {"height": 2, "width": 2}),
+]
+
+
+@pytest.mark.parametrize("cls,kwargs", RANDOM_LAYERS)
+@pytest.mark.parametrize("seed", [-1, 2**63, np.uint64(2**63), True, 1.5])
+def test_one_seed_rule_for_every_random_layer(cls, kwargs, seed):
+    """The seed rule of kerasimg.data too: None or an integer 0 <= seed < 2**63."""
+    with pytest.raises(ValueError) as info:
+        cls(seed=seed, **kwargs)
+    message = str(info.value)
+    assert message.startswith("Invalid value for argument `seed`: expected an integer 0 <= seed < 2**63")
+    assert message.endswith(f"seed={seed!r}")
+
+
+@pytest.mark.parametrize("cls", [layers.CenterCrop, layers.RandomCrop, layers.RandomResizedCrop, layers.Resize])
+@pytest.mark.parametrize("argument", ["height", "width"])
+@pytest.mark.parametrize("value", [0, -3, 2.0, True, "8", None])
+def test_sizes_are_positive_integers_in_every_sized_layer(cls, argument, value):
+    kwargs = {"height": 4, "width": 4, argument: value}
+    with pytest.raises(ValueError) as info:
+        cls(**kwargs)
+    assert str(info.value) == (
+        f"Invalid value for argument `{argument}`: expected a positive integer. Received: {argument}={value!r}"
+    )
