@@ -227,8 +227,10 @@ def serving_figures(root: Path) -> dict[str, float]:
 
 def crop_contenders(folder: Path) -> dict:
     """RandomResizedCrop + flip at 224x224 (issue 13): kerasimg's decode-time crop beside the
-    hand-written ``decode_and_crop_jpeg`` pipeline (the limit: no guard) and the tutorial that
-    decodes the whole JPEG, draws a box, crops and resizes."""
+    hand-written ``decode_and_crop_jpeg`` pipeline (the limit: no guard), the tutorial that
+    decodes the whole JPEG, draws a box, crops and resizes, and, when keras-cv imports,
+    ``image_dataset_from_directory`` with keras-cv's ``RandomCropAndResize`` + ``RandomFlip``
+    mapped over its batches (see ``keras_cv_error``)."""
     import tensorflow as tf
 
     import kerasimg
@@ -267,7 +269,36 @@ def crop_contenders(folder: Path) -> dict:
         augment = [layers.RandomResizedCrop(*SIZE), layers.RandomFlip()]
         return kerasimg.data.from_directory(folder, image_size=None, batch_size=BATCH, seed=0, augment=augment)
 
-    return {"kerasimg": ours, "decode-and-crop": lambda: plain(True), "crop-tutorial": lambda: plain(False)}
+    def keras_cv():
+        import keras
+        import keras_cv
+
+        crop = keras_cv.layers.RandomCropAndResize(
+            target_size=SIZE, crop_area_factor=scale, aspect_ratio_factor=ratio, seed=0
+        )
+        flip = keras_cv.layers.RandomFlip("horizontal", seed=0)
+        ds = keras.utils.image_dataset_from_directory(  # resized to 224x224 on load: its cheapest setting
+            folder, image_size=SIZE, batch_size=BATCH, seed=0, verbose=False
+        )
+
+        def augment(images, labels):
+            return flip(crop(images, training=True), training=True), labels
+
+        return ds.map(augment, num_parallel_calls=autotune).prefetch(autotune)
+
+    found = {"kerasimg": ours, "decode-and-crop": lambda: plain(True), "crop-tutorial": lambda: plain(False)}
+    if keras_cv_error() is None:
+        found["keras-cv"] = keras_cv
+    return found
+
+
+def keras_cv_error() -> str | None:
+    """Why keras-cv cannot run here (its import error), or None when it imports."""
+    try:
+        import keras_cv  # noqa: F401
+    except Exception as error:  # keras-cv may fail on import, not only be missing
+        return f"{type(error).__name__}: {error}"
+    return None
 
 
 def count_images(ds) -> int:
@@ -341,6 +372,11 @@ def main() -> None:
                 print(f"    {name:16s} {speed[name]:8.1f} images/s  first batch {1000 * fastest[name][2]:5.0f} ms")
             for name in ("decode-and-crop", "crop-tutorial"):
                 print(f"    kerasimg / {name:16s} {speed['kerasimg'] / speed[name]:5.2f}x images/s")
+            if "keras-cv" in speed:
+                print(f"    kerasimg / {'keras-cv':16s} {speed['kerasimg'] / speed['keras-cv']:5.2f}x images/s"
+                      " (issue 13 target: >= 1.30x)")
+            else:
+                print(f"    keras-cv not run: {keras_cv_error()}")
 
     for fmt in filter(None, args.formats.split(",")):
         folder = make_format_corpus(args.dir, fmt, args.n_formats)
