@@ -46,6 +46,7 @@ import numpy as np
 import tensorflow as tf
 
 from kerasimg import _compat
+from kerasimg._validate import require
 
 #: Seconds without a new element from the service (after the first of an epoch) before a
 #: ``service=`` dataset gives up.
@@ -64,12 +65,13 @@ _log = logging.getLogger("kerasimg.data.service")
 def check_address(address: Any, name: str = "dispatcher_address") -> str:
     """``"grpc://HOST:PORT"`` from ``HOST:PORT`` or ``grpc://HOST:PORT``; ValueError otherwise."""
     match = _ADDRESS.match(address) if isinstance(address, str) else None
-    if not match or not 0 < int(match.group(2)) < 65536:
-        raise ValueError(
-            f"Invalid value for argument `{name}`: expected 'HOST:PORT' or 'grpc://HOST:PORT'. "
-            f"Received: {name}={address!r}"
-        )
+    require(match and 0 < int(match.group(2)) < 65536, name, address, "'HOST:PORT' or 'grpc://HOST:PORT'")
     return f"grpc://{match.group(1)}:{match.group(2)}"
+
+
+def _check_port(port: Any) -> None:
+    """A port to listen on: an ``int`` in ``0..65535`` (0 picks a free one)."""
+    require(isinstance(port, int) and 0 <= port < 65536, "port", port, "0..65535")
 
 
 def start_dispatcher(
@@ -91,8 +93,7 @@ def start_dispatcher(
     >>> dispatcher.target
     'grpc://localhost:39157'
     """
-    if not isinstance(port, int) or not 0 <= port < 65536:
-        raise ValueError(f"Invalid value for argument `port`: expected 0..65535. Received: port={port!r}")
+    _check_port(port)
     config = tf.data.experimental.service.DispatcherConfig(
         port=port, work_dir=work_dir, fault_tolerant_mode=work_dir is not None
     )
@@ -118,8 +119,7 @@ def start_worker(
     >>> worker = start_worker("127.0.0.1:5050")
     """
     target = check_address(dispatcher_address)
-    if not isinstance(port, int) or not 0 <= port < 65536:
-        raise ValueError(f"Invalid value for argument `port`: expected 0..65535. Received: port={port!r}")
+    _check_port(port)
     dispatcher_host = target[len("grpc://") :].rsplit(":", 1)[0]
     if host is None:
         host = dispatcher_host if dispatcher_host.startswith(_LOOPBACK) else socket.getfqdn()
@@ -168,8 +168,7 @@ def serve_worker(
     >>> serve_worker("dispatcher-host:5050")  # kerasimg data-service worker --dispatcher ...
     """
     target = check_address(dispatcher_address)
-    if not isinstance(port, int) or not 0 <= port < 65536:
-        raise ValueError(f"Invalid value for argument `port`: expected 0..65535. Received: port={port!r}")
+    _check_port(port)
     wait_for_dispatcher(target, connect_timeout)
     server = start_worker(target, port, host)
     _serve(server, f"worker {_compat.worker_address(server)} serving {target}")
@@ -194,11 +193,8 @@ def wait_for_dispatcher(dispatcher_address: str, timeout: float = CONNECT_TIMEOU
     >>> wait_for_dispatcher("127.0.0.1:5050", timeout=30)
     """
     target = check_address(dispatcher_address)
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
-        raise ValueError(
-            f"Invalid value for argument `timeout`: expected a positive number of seconds. "
-            f"Received: timeout={timeout!r}"
-        )
+    ok = not isinstance(timeout, bool) and isinstance(timeout, (int, float)) and timeout > 0
+    require(ok, "timeout", timeout, "a positive number of seconds")
     error = _dispatcher_error(target)
     if error is None:
         return
