@@ -1,20 +1,22 @@
 """The tf.data adapter: ``from_directory``, ``from_csv`` and ``from_files``.
 
-The functions validate every argument up front, list the files (``kerasimg.data.listing``),
-split and shard the listing, then build the pipeline (``kerasimg.data._pipeline``, where the
-design notes on epochs, bad files and the cache live).
+The three functions take the same keyword arguments (same names, defaults and meaning). One
+function, ``_options``, validates them all up front, before any file is listed, into a frozen
+``_Options``; then the files are listed (``kerasimg.data.listing``), split and sharded, and the
+pipeline is built from the options (``kerasimg.data._pipeline``, where the design notes on
+epochs, bad files and the cache live).
 """
 
 from __future__ import annotations
 
-import inspect
-import numbers
+import dataclasses
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import tensorflow as tf
 
+from kerasimg._validate import check_seed, invalid, is_int, require
 from kerasimg.data import _pipeline
 from kerasimg.data import listing as _listing
 from kerasimg.data._pipeline import SkippedFileWarning
@@ -24,6 +26,7 @@ __all__ = ["SkippedFileWarning", "from_csv", "from_directory", "from_files"]
 
 _LABEL_MODES = ("int", "categorical", "binary", None)
 _SUBSETS = ("training", "validation", "both")
+_Datasets = tf.data.Dataset | tuple[tf.data.Dataset, tf.data.Dataset]
 
 
 def from_directory(
@@ -121,13 +124,18 @@ def from_directory(
     >>> train.class_names
     ['cat', 'dog']
     """
-    cfg = _Config(locals())
-    return cfg.build(
-        lambda: _listing.list_directory(
-            directory, cfg.decoder.formats, label_mode is not None, class_names,
-            max_file_bytes=cfg.decoder.max_file_bytes,
-        )
+    opts = _options(
+        image_size=image_size, channels=channels, crop_to_aspect_ratio=crop_to_aspect_ratio,
+        batch_size=batch_size, shuffle=shuffle, seed=seed, validation_split=validation_split,
+        subset=subset, label_mode=label_mode, class_names=class_names, formats=formats,
+        on_error=on_error, max_pixels=max_pixels, max_file_bytes=max_file_bytes,
+        exif_orientation=exif_orientation, cache=cache, augment=augment,
+        input_context=input_context, service=service, interpolation=interpolation,
     )
+    return _assemble(opts, lambda: _listing.list_directory(
+        directory, opts.formats, opts.label_mode is not None, opts.class_names,
+        max_file_bytes=opts.max_file_bytes,
+    ))  # fmt: skip
 
 
 def from_csv(
@@ -136,7 +144,26 @@ def from_csv(
     image_dir: str | os.PathLike | None = None,
     header: bool | None = None,
     encoding: str = "utf-8-sig",
-    **kwargs: Any,
+    image_size: tuple[int, int] | None = (224, 224),
+    channels: int = 3,
+    crop_to_aspect_ratio: bool = False,
+    batch_size: int | None = 32,
+    shuffle: bool = True,
+    seed: int | None = None,
+    validation_split: float | None = None,
+    subset: str | None = None,
+    label_mode: str | None = "int",
+    class_names: Sequence[str] | None = None,
+    formats: Sequence[str] = tuple(_listing.EXTENSIONS),
+    on_error: str = "skip",
+    max_pixels: int = 50_000_000,
+    max_file_bytes: int = MAX_FILE_BYTES,
+    exif_orientation: bool = True,
+    cache: bool | str | os.PathLike = False,
+    augment: Sequence[Any] | None = None,
+    input_context: tf.distribute.InputContext | None = None,
+    service: str | None = None,
+    interpolation: str = "bilinear",
 ) -> tf.data.Dataset | tuple[tf.data.Dataset, tf.data.Dataset]:
     """A dataset from a CSV of ``image_name,label`` rows (the header row is optional).
 
@@ -153,7 +180,10 @@ def from_csv(
         image_dir: folder of relative image names. Defaults to the CSV's folder.
         header: whether the first row is a header; None (default) detects one.
         encoding: the CSV's text encoding. Defaults to "utf-8-sig" (UTF-8, BOM or not).
-        **kwargs: the keyword arguments of :func:`from_directory`.
+        image_size, channels, crop_to_aspect_ratio, batch_size, shuffle, seed,
+            validation_split, subset, label_mode, class_names, formats, on_error,
+            max_pixels, max_file_bytes, exif_orientation, cache, augment, input_context,
+            service, interpolation: as in :func:`from_directory`, with the same defaults.
 
     Returns:
         As :func:`from_directory`; the files keep the CSV's row order (``shuffle=False``).
@@ -162,27 +192,55 @@ def from_csv(
 
     >>> ds = from_csv("labels.csv", image_dir="scans/", image_size=(256, 256), seed=1)
     """
-    cfg = _Config(kwargs)
-    labeled = cfg.label_mode is not None
-    return cfg.build(
-        lambda: _listing.list_csv(
-            csv_path, image_dir, labeled, cfg.class_names, header, encoding,
-            max_file_bytes=cfg.decoder.max_file_bytes,
-        )
+    opts = _options(
+        image_size=image_size, channels=channels, crop_to_aspect_ratio=crop_to_aspect_ratio,
+        batch_size=batch_size, shuffle=shuffle, seed=seed, validation_split=validation_split,
+        subset=subset, label_mode=label_mode, class_names=class_names, formats=formats,
+        on_error=on_error, max_pixels=max_pixels, max_file_bytes=max_file_bytes,
+        exif_orientation=exif_orientation, cache=cache, augment=augment,
+        input_context=input_context, service=service, interpolation=interpolation,
     )
+    return _assemble(opts, lambda: _listing.list_csv(
+        csv_path, image_dir, opts.label_mode is not None, opts.class_names, header, encoding,
+        max_file_bytes=opts.max_file_bytes,
+    ))  # fmt: skip
 
 
 def from_files(
     paths: Sequence[str | os.PathLike],
     labels: Sequence[int | str] | None = None,
-    **kwargs: Any,
+    *,
+    image_size: tuple[int, int] | None = (224, 224),
+    channels: int = 3,
+    crop_to_aspect_ratio: bool = False,
+    batch_size: int | None = 32,
+    shuffle: bool = True,
+    seed: int | None = None,
+    validation_split: float | None = None,
+    subset: str | None = None,
+    label_mode: str | None = "int",
+    class_names: Sequence[str] | None = None,
+    formats: Sequence[str] = tuple(_listing.EXTENSIONS),
+    on_error: str = "skip",
+    max_pixels: int = 50_000_000,
+    max_file_bytes: int = MAX_FILE_BYTES,
+    exif_orientation: bool = True,
+    cache: bool | str | os.PathLike = False,
+    augment: Sequence[Any] | None = None,
+    input_context: tf.distribute.InputContext | None = None,
+    service: str | None = None,
+    interpolation: str = "bilinear",
 ) -> tf.data.Dataset | tuple[tf.data.Dataset, tf.data.Dataset]:
     """A dataset from explicit ``paths`` and optional ``labels`` (names or integer indices).
 
     Args:
         paths: image files (order kept with ``shuffle=False``).
-        labels: one label per path, or None for images alone.
-        **kwargs: the keyword arguments of :func:`from_directory`.
+        labels: one label per path, or None for images alone (then ``label_mode`` is None
+            whatever is passed, and ``class_names`` is refused).
+        image_size, channels, crop_to_aspect_ratio, batch_size, shuffle, seed,
+            validation_split, subset, label_mode, class_names, formats, on_error,
+            max_pixels, max_file_bytes, exif_orientation, cache, augment, input_context,
+            service, interpolation: as in :func:`from_directory`, with the same defaults.
 
     Returns:
         As :func:`from_directory`.
@@ -191,151 +249,185 @@ def from_files(
 
     >>> ds = from_files(["a.jpg", "b.png"], labels=["cat", "dog"], batch_size=2)
     """
-    cfg = _Config(kwargs)
-    if labels is None:
-        if cfg.class_names is not None:
-            raise ValueError(f"class_names={cfg.class_names!r} needs labels; received labels=None")
-        cfg.label_mode = None
-    return cfg.build(
-        lambda: _listing.list_files(
-            paths, labels if cfg.label_mode else None, cfg.class_names,
-            max_file_bytes=cfg.decoder.max_file_bytes,
-        )
+    opts = _options(
+        image_size=image_size, channels=channels, crop_to_aspect_ratio=crop_to_aspect_ratio,
+        batch_size=batch_size, shuffle=shuffle, seed=seed, validation_split=validation_split,
+        subset=subset, label_mode=label_mode, class_names=class_names, formats=formats,
+        on_error=on_error, max_pixels=max_pixels, max_file_bytes=max_file_bytes,
+        exif_orientation=exif_orientation, cache=cache, augment=augment,
+        input_context=input_context, service=service, interpolation=interpolation,
+        labeled=labels is not None,
     )
+    return _assemble(opts, lambda: _listing.list_files(
+        paths, labels if opts.label_mode else None, opts.class_names,
+        max_file_bytes=opts.max_file_bytes,
+    ))  # fmt: skip
 
 
-# ---------------------------------------------------------------------- configuration
-
-_DEFAULTS = {
-    k: v.default
-    for k, v in inspect.signature(from_directory).parameters.items()
-    if v.kind == v.KEYWORD_ONLY
-}
+# ---------------------------------------------------------------------- options
 
 
-def _bad(name: str, value: Any, expected: str) -> ValueError:
-    return ValueError(f"Invalid value for argument `{name}`: expected {expected}. Received: {name}={value!r}")
+@dataclasses.dataclass(frozen=True)
+class _Options:
+    """The shared keyword arguments of the three functions, validated, plus the decoder.
+
+    Built by :func:`_options` only. Values are normalised: integers are ``int``,
+    ``class_names``, ``formats`` and ``augment`` tuples, ``image_size`` and ``formats`` those of
+    ``decoder`` (``image_size`` is the crop's size when a crop layer starts ``augment`` and
+    ``image_size=None``), ``service`` the checked address.
+    """
+
+    image_size: tuple[int, int] | None
+    channels: int
+    crop_to_aspect_ratio: bool
+    batch_size: int | None
+    shuffle: bool
+    seed: int | None
+    validation_split: float | None
+    subset: str | None
+    label_mode: str | None
+    class_names: tuple[str, ...] | None
+    formats: tuple[str, ...]
+    on_error: str
+    max_pixels: int
+    max_file_bytes: int
+    exif_orientation: bool
+    cache: bool | str | os.PathLike
+    augment: tuple[Any, ...] | None
+    input_context: tf.distribute.InputContext | None
+    service: str | None
+    interpolation: str
+    decoder: ImageDecoder
 
 
-class _Config:
-    """Every shared keyword argument, validated up front (before any file is listed)."""
+def _options(
+    *, image_size: Any, channels: Any, crop_to_aspect_ratio: Any, batch_size: Any, shuffle: Any,
+    seed: Any, validation_split: Any, subset: Any, label_mode: Any, class_names: Any, formats: Any,
+    on_error: Any, max_pixels: Any, max_file_bytes: Any, exif_orientation: Any, cache: Any,
+    augment: Any, input_context: Any, service: Any, interpolation: Any, labeled: bool = True,
+) -> _Options:
+    """Validate every shared keyword argument, in this order, and return them frozen.
 
-    def __init__(self, given: dict[str, Any]) -> None:
-        unknown = sorted(set(given) - set(_DEFAULTS) - {"directory", "cfg"})
-        if unknown:
-            raise TypeError(f"unexpected keyword argument(s) {unknown}")
-        opts = {**_DEFAULTS, **{k: v for k, v in given.items() if k in _DEFAULTS}}
-        self.__dict__.update(opts)
-        self.decoder = ImageDecoder(
-            image_size=self.image_size, channels=self.channels,
-            crop_to_aspect_ratio=self.crop_to_aspect_ratio, formats=self.formats,
-            max_pixels=self.max_pixels, interpolation=self.interpolation,
-            max_file_bytes=self.max_file_bytes, exif_orientation=self.exif_orientation,
-        )  # fmt: skip
-        if self.batch_size is not None and not (_is_int(self.batch_size) and self.batch_size > 0):
-            raise _bad("batch_size", self.batch_size, "a positive integer or None")
-        if not isinstance(self.shuffle, bool):
-            raise _bad("shuffle", self.shuffle, "True or False")
-        if self.seed is not None and not (_is_int(self.seed) and 0 <= self.seed < 2**63):
-            raise _bad("seed", self.seed, "a non-negative integer or None")
-        vs = self.validation_split
-        if vs is not None and (isinstance(vs, bool) or not isinstance(vs, (int, float)) or not 0 < vs < 1):
-            raise _bad("validation_split", vs, "a fraction strictly between 0 and 1, or None")
-        if self.subset not in (None, *_SUBSETS):
-            raise _bad("subset", self.subset, f"one of {_SUBSETS} or None")
-        if (vs is None) != (self.subset is None):
-            raise ValueError(
-                "validation_split and subset go together: received "
-                f"validation_split={vs!r}, subset={self.subset!r}"
-            )
-        if vs is not None and self.seed is None:
-            raise ValueError(
-                f"validation_split={vs!r} needs a seed, so that the training and validation "
-                "calls split the files identically; received seed=None"
-            )
-        if self.label_mode not in _LABEL_MODES:
-            raise _bad("label_mode", self.label_mode, f"one of {_LABEL_MODES}")
-        names = self.class_names
-        if names is not None:
-            if isinstance(names, str) or not all(isinstance(c, str) for c in names):
-                raise _bad("class_names", names, "a list of strings")
-            if len(set(names)) != len(names) or not names:
-                raise _bad("class_names", names, "a non-empty list of distinct names")
-            if self.label_mode is None:
-                raise ValueError(f"class_names={list(names)!r} needs labels; received label_mode=None")
-        if self.on_error not in ("skip", "raise"):
-            raise _bad("on_error", self.on_error, "'skip' or 'raise'")
-        self._check_cache()
-        if self.augment is not None:
-            from kerasimg.layers import BaseImageLayer
+    ``labeled=False`` (``from_files`` without labels): ``class_names`` is refused after the
+    other checks, and ``label_mode`` becomes None. Raises ``ValueError`` naming the argument
+    and the value received (``kerasimg._validate``'s template), or the two arguments that
+    disagree.
+    """
+    decoder_args = dict(
+        channels=channels, crop_to_aspect_ratio=crop_to_aspect_ratio, formats=formats,
+        max_pixels=max_pixels, interpolation=interpolation, max_file_bytes=max_file_bytes,
+        exif_orientation=exif_orientation,
+    )  # fmt: skip
+    decoder = ImageDecoder(image_size=image_size, **decoder_args)
+    require(batch_size is None or (is_int(batch_size) and batch_size > 0), "batch_size", batch_size,
+            "a positive integer or None")  # fmt: skip
+    require(isinstance(shuffle, bool), "shuffle", shuffle, "True or False")
+    seed = check_seed("seed", seed)
+    vs = validation_split
+    require(vs is None or (not isinstance(vs, bool) and isinstance(vs, (int, float)) and 0 < vs < 1),
+            "validation_split", vs, "a fraction strictly between 0 and 1, or None")  # fmt: skip
+    require(subset in (None, *_SUBSETS), "subset", subset, f"one of {_SUBSETS} or None")
+    if (vs is None) != (subset is None):
+        raise ValueError(f"validation_split and subset go together: received validation_split={vs!r}, subset={subset!r}")
+    if vs is not None and seed is None:
+        raise ValueError(
+            f"validation_split={vs!r} needs a seed, so that the training and validation "
+            "calls split the files identically; received seed=None"
+        )
+    require(label_mode in _LABEL_MODES, "label_mode", label_mode, f"one of {_LABEL_MODES}")
+    if class_names is not None:
+        require(not isinstance(class_names, str) and all(isinstance(c, str) for c in class_names),
+                "class_names", class_names, "a list of strings")  # fmt: skip
+        require(class_names and len(set(class_names)) == len(class_names), "class_names", class_names,
+                "a non-empty list of distinct names")  # fmt: skip
+        if label_mode is None:
+            raise ValueError(f"class_names={list(class_names)!r} needs labels; received label_mode=None")
+    require(on_error in ("skip", "raise"), "on_error", on_error, "'skip' or 'raise'")
+    _check_cache(cache)
+    if augment is not None:
+        from kerasimg.layers import BaseImageLayer
 
-            if isinstance(self.augment, BaseImageLayer) or not all(
-                isinstance(layer, BaseImageLayer) for layer in self.augment
-            ):
-                raise _bad("augment", self.augment, "a list of kerasimg layers, or None")
-            self.augment = list(self.augment)
-            self._check_decode_time_crop()
-        ctx = self.input_context
-        if ctx is not None and not isinstance(ctx, tf.distribute.InputContext):
-            raise _bad("input_context", ctx, "a tf.distribute.InputContext or None")
-        if self.service is not None:
-            from kerasimg.data import service as _service
+        require(not isinstance(augment, BaseImageLayer) and all(isinstance(a, BaseImageLayer) for a in augment),
+                "augment", augment, "a list of kerasimg layers, or None")  # fmt: skip
+        augment = tuple(augment)
+        size = _decode_time_crop_size(augment, crop_to_aspect_ratio, decoder.image_size)
+        if size != decoder.image_size:
+            decoder = ImageDecoder(image_size=size, **decoder_args)
+    require(input_context is None or isinstance(input_context, tf.distribute.InputContext),
+            "input_context", input_context, "a tf.distribute.InputContext or None")  # fmt: skip
+    if service is not None:
+        from kerasimg.data import service as _service
 
-            self.service = _service.check_address(self.service, "service")
-            if self.cache is not False:
-                raise ValueError(f"cache={self.cache!r} cannot be used with service={self.service!r}")
-
-    def _check_decode_time_crop(self) -> None:
-        """A crop layer first in ``augment`` runs inside the decode (issue 13): its size is the
-        output size, so ``image_size`` must agree with it, or be None to let the crop decide."""
-        from kerasimg.layers._crop import CropLayer
-
-        if not self.augment or not isinstance(self.augment[0], CropLayer):
-            return
-        crop = self.augment[0]
-        size = (int(crop.height), int(crop.width))
-        if self.crop_to_aspect_ratio:
-            raise ValueError(
-                f"crop_to_aspect_ratio=True and augment starting with {type(crop).__name__}{size}: the "
-                "crop layer decides the window; set crop_to_aspect_ratio=False"
-            )
-        if self.image_size is None:
-            self.image_size = size
-            self.decoder = ImageDecoder.from_config({**self.decoder.get_config(), "image_size": list(size)})
-        elif tuple(self.image_size) != size:
-            raise ValueError(
-                f"image_size={tuple(self.image_size)} does not match the crop that starts augment, "
-                f"{type(crop).__name__}{size}: the crop runs inside the decode and gives the output "
-                "size; pass image_size=None (the crop decides) or the same size"
-            )
-
-    def _check_cache(self) -> None:
-        cache = self.cache
-        if isinstance(cache, bool):
-            return
-        if not isinstance(cache, (str, os.PathLike)) or not os.fspath(cache):
-            raise _bad("cache", cache, "True, False or a file path prefix")
-        folder = os.path.dirname(os.path.abspath(os.fspath(cache)))
-        if not os.path.isdir(folder):
-            raise _bad("cache", cache, f"a path in an existing folder ({folder!r} does not exist)")
-
-    def build(self, make_listing: Any) -> tf.data.Dataset | tuple[tf.data.Dataset, tf.data.Dataset]:
-        listing = make_listing()
-        if self.label_mode == "binary" and len(listing.class_names) != 2:
-            raise ValueError(
-                f'label_mode="binary" needs exactly 2 classes, found {len(listing.class_names)}: '
-                f"{listing.class_names!r}"
-            )
-        parts = {"training": listing, "validation": listing}
-        if self.validation_split is not None:
-            parts["training"], parts["validation"] = listing.split(self.validation_split, self.seed)
-        ctx = self.input_context
-        if ctx is not None:
-            parts = {k: v.shard(ctx.num_input_pipelines, ctx.input_pipeline_id) for k, v in parts.items()}
-        if self.subset == "both":
-            return tuple(_pipeline.Pipeline(self, parts[k]).dataset() for k in ("training", "validation"))
-        return _pipeline.Pipeline(self, parts[self.subset or "training"]).dataset()
+        service = _service.check_address(service, "service")
+        if cache is not False:
+            raise ValueError(f"cache={cache!r} cannot be used with service={service!r}")
+    if not labeled:
+        if class_names is not None:
+            raise ValueError(f"class_names={class_names!r} needs labels; received labels=None")
+        label_mode = None
+    return _Options(
+        image_size=decoder.image_size, channels=decoder.channels, crop_to_aspect_ratio=crop_to_aspect_ratio,
+        batch_size=None if batch_size is None else int(batch_size), shuffle=shuffle, seed=seed,
+        validation_split=vs, subset=subset, label_mode=label_mode,
+        class_names=None if class_names is None else tuple(class_names), formats=decoder.formats,
+        on_error=on_error, max_pixels=decoder.max_pixels, max_file_bytes=decoder.max_file_bytes,
+        exif_orientation=exif_orientation, cache=cache, augment=augment, input_context=input_context,
+        service=service, interpolation=interpolation, decoder=decoder,
+    )  # fmt: skip
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+def _decode_time_crop_size(
+    augment: tuple[Any, ...], crop_to_aspect_ratio: bool, image_size: tuple[int, int] | None
+) -> tuple[int, int] | None:
+    """The output size when a crop layer starts ``augment``: it runs inside the decode (issue
+    13), so ``image_size`` must be its size, or None to let the crop decide. Else ``image_size``."""
+    from kerasimg.layers._crop import CropLayer
+
+    if not augment or not isinstance(augment[0], CropLayer):
+        return image_size
+    crop = augment[0]
+    size = (int(crop.height), int(crop.width))
+    if crop_to_aspect_ratio:
+        raise ValueError(
+            f"crop_to_aspect_ratio=True and augment starting with {type(crop).__name__}{size}: the "
+            "crop layer decides the window; set crop_to_aspect_ratio=False"
+        )
+    if image_size is not None and tuple(image_size) != size:
+        raise ValueError(
+            f"image_size={tuple(image_size)} does not match the crop that starts augment, "
+            f"{type(crop).__name__}{size}: the crop runs inside the decode and gives the output "
+            "size; pass image_size=None (the crop decides) or the same size"
+        )
+    return size
+
+
+def _check_cache(cache: Any) -> None:
+    if isinstance(cache, bool):
+        return
+    if not isinstance(cache, (str, os.PathLike)) or not os.fspath(cache):
+        raise invalid("cache", cache, "True, False or a file path prefix")
+    folder = os.path.dirname(os.path.abspath(os.fspath(cache)))
+    if not os.path.isdir(folder):
+        raise invalid("cache", cache, f"a path in an existing folder ({folder!r} does not exist)")
+
+
+# ---------------------------------------------------------------------- assembly
+
+
+def _assemble(opts: _Options, make_listing: Callable[[], _listing.Listing]) -> _Datasets:
+    """List the files, split and shard them, and build the pipeline of each subset asked for."""
+    listing = make_listing()
+    if opts.label_mode == "binary" and len(listing.class_names) != 2:
+        raise ValueError(
+            f'label_mode="binary" needs exactly 2 classes, found {len(listing.class_names)}: '
+            f"{listing.class_names!r}"
+        )
+    parts = {"training": listing, "validation": listing}
+    if opts.validation_split is not None:
+        parts["training"], parts["validation"] = listing.split(opts.validation_split, opts.seed)
+    ctx = opts.input_context
+    if ctx is not None:
+        parts = {k: v.shard(ctx.num_input_pipelines, ctx.input_pipeline_id) for k, v in parts.items()}
+    if opts.subset == "both":
+        return tuple(_pipeline.Pipeline(opts, parts[k]).dataset() for k in ("training", "validation"))
+    return _pipeline.Pipeline(opts, parts[opts.subset or "training"]).dataset()

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from kerasimg._validate import is_int as _is_int
 from kerasimg.data import _exif, _guard, _headers
 from kerasimg.data._headers import FORMATS
 
@@ -611,10 +612,6 @@ def _stored_window(orientation, h, w, y, x, bh, bw) -> list[tf.Tensor]:
 def _require(ok: bool, name: str, value: Any, expected: str) -> None:
     if not ok:
         raise ValueError(f"{name} must be {expected}, received {name}={value!r}")
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
 def _scalar(contents: Any) -> tf.Tensor:

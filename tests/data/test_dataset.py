@@ -150,6 +150,83 @@ def test_source_errors(tmp_path: Path, tagged) -> None:
         kd.from_files(tagged[1], class_names=["a"])
 
 
+def _public_callables():
+    """Public functions and methods (``__init__`` included) defined in kerasimg.data's public modules."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    for info in pkgutil.iter_modules(kd.__path__):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"kerasimg.data.{info.name}")
+        for name, value in vars(module).items():
+            if name.startswith("_") or getattr(value, "__module__", None) != module.__name__:
+                continue
+            if inspect.isfunction(value):
+                yield f"{module.__name__}.{name}", value
+            elif inspect.isclass(value):
+                for attr, method in vars(value).items():
+                    if inspect.isfunction(method) and (attr == "__init__" or not attr.startswith("_")):
+                        yield f"{module.__name__}.{name}.{attr}", method
+
+
+def test_no_public_function_takes_var_keyword() -> None:
+    """Every option is an explicit, typed keyword: a typo is a TypeError from Python itself."""
+    import inspect
+
+    found = dict(_public_callables())
+    assert {"kerasimg.data.dataset.from_csv", "kerasimg.data.dataset.from_files"} <= set(found)
+    bags = [name for name, fn in found.items()
+            if any(p.kind is p.VAR_KEYWORD for p in inspect.signature(fn).parameters.values())]
+    assert bags == []
+
+
+def test_the_three_sources_share_their_keyword_arguments() -> None:
+    """from_directory, from_csv and from_files: the same shared keywords, defaults and hints."""
+    import inspect
+
+    def shared(fn, own):
+        params = inspect.signature(fn).parameters.values()
+        assert all(p.kind is p.KEYWORD_ONLY for p in params if p.name not in own)
+        return [(p.name, p.default, p.annotation) for p in params if p.name not in own]
+
+    reference = shared(kd.from_directory, {"directory"})
+    assert len(reference) == 20 and reference[0] == ("image_size", (224, 224), "tuple[int, int] | None")
+    assert shared(kd.from_csv, {"csv_path", "image_dir", "header", "encoding"}) == reference
+    assert shared(kd.from_files, {"paths", "labels"}) == reference
+
+
+def test_options_are_frozen_and_normalised(tagged) -> None:
+    """One validation builds a frozen object; from_files without labels has label_mode None."""
+    import dataclasses
+
+    from kerasimg.data import dataset
+    from kerasimg.layers import RandomCrop
+
+    opts = dataset._options(
+        image_size=None, channels=np.int64(3), crop_to_aspect_ratio=False, batch_size=np.int32(4),
+        shuffle=True, seed=np.uint8(5), validation_split=None, subset=None, label_mode="int",
+        class_names=["b", "a"], formats=("png",), on_error="skip", max_pixels=10**6,
+        max_file_bytes=2**20, exif_orientation=True, cache=False, augment=[RandomCrop(6, 8)],
+        input_context=None, service=None, interpolation="bilinear",
+    )
+    assert (opts.image_size, opts.batch_size, opts.seed, opts.label_mode) == ((6, 8), 4, 5, "int")
+    assert type(opts.batch_size) is int and type(opts.seed) is int and type(opts.channels) is int
+    assert opts.decoder.image_size == (6, 8) and isinstance(opts.augment, tuple)
+    assert opts.class_names == ("b", "a") and opts.formats == ("png",)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        opts.seed = 1  # type: ignore[misc]
+    unlabeled = kd.from_files(tagged[1][:2], image_size=SIZE, label_mode="categorical", shuffle=False)
+    assert not isinstance(next(iter(unlabeled)), tuple)
+
+
+@pytest.mark.parametrize("seed", [2**63, np.uint64(2**63), True])
+def test_the_seed_rule_of_the_layers(tagged, seed) -> None:
+    with pytest.raises(ValueError, match=r"expected an integer 0 <= seed < 2\*\*63, or None"):
+        kd.from_directory(tagged[0], seed=seed)
+
+
 def test_validation_split_subsets(tagged) -> None:
     root = tagged[0]
     train, val = kd.from_directory(root, validation_split=0.25, subset="both", seed=5, image_size=SIZE)
