@@ -56,6 +56,21 @@ def in_tf_graph() -> bool:
     return bool(backend_utils.in_tf_graph())
 
 
+def allow_non_tensor_positional_args(layer: Any) -> None:
+    """Let ``layer.__call__`` take positional inputs that are not tensors of the Keras backend.
+
+    Relies on: the private attribute ``keras.layers.Layer._allow_non_tensor_positional_args``
+    (Keras 3, False by default): while False, ``Layer.__call__`` refuses a positional argument
+    that is not a backend tensor. Inside ``tf.data`` under JAX or PyTorch a kerasimg layer is
+    called with TensorFlow tensors, passed unconverted (:func:`input_conversion_off`).
+
+    If it goes away or is renamed: setting it does nothing, and layers under JAX/PyTorch fail
+    inside ``tf.data`` with Keras' "Only input tensors may be passed as positional arguments"
+    (``tests/test_compat.py`` checks the attribute and its effect).
+    """
+    layer._allow_non_tensor_positional_args = True
+
+
 @contextlib.contextmanager
 def input_conversion_off(layer: Any) -> Iterator[None]:
     """Within the block, ``layer.__call__`` passes its positional inputs through unconverted.

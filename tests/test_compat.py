@@ -108,6 +108,21 @@ def test_input_conversion_off_clears_keras_Layer_convert_input_args() -> None:
     assert layer._convert_input_args is True, "input_conversion_off did not restore the flag"
 
 
+def test_allow_non_tensor_positional_args_is_keras_Layer_attribute() -> None:
+    api = "keras.layers.Layer._allow_non_tensor_positional_args"
+    layer = keras.layers.Identity()
+    assert getattr(layer, "_allow_non_tensor_positional_args", None) is False, f"{api} is gone in {KERAS}"
+    layer._convert_input_args = False  # as inside tf.data: inputs passed as received
+    try:
+        layer([1.0, 2.0])  # a list is no backend tensor
+    except ValueError:
+        pass
+    else:
+        pytest.fail(f"{api}=False no longer refuses non-tensor positional inputs in {KERAS}")
+    _compat.allow_non_tensor_positional_args(layer)
+    assert layer([1.0, 2.0]) == [1.0, 2.0], f"Layer.__call__ ignores {api}=True in {KERAS}"
+
+
 def test_keras_shims_import_and_run_without_tensorflow(tmp_path: Path) -> None:
     child = (
         "import sys\n"

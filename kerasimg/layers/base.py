@@ -109,7 +109,7 @@ class BaseImageLayer(keras.layers.Layer):
     def __init__(self, data_format: str | None = None, seed: int | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         self.backend = _compat.dynamic_backend()
-        self._allow_non_tensor_positional_args = True
+        _compat.allow_non_tensor_positional_args(self)
         self.data_format = check_data_format(data_format)
         self.seed = check_seed("seed", seed)
         if self.random:
