@@ -24,6 +24,7 @@ import subprocess
 import sys
 import time
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +36,7 @@ BROKEN_FILES = {
     "2/truncated.png": None,  # the first half of a real PNG, filled in by write_digits
 }
 
+# Runs in a fresh interpreter: TensorFlow and the SavedModel only (no kerasimg, no Keras).
 _PREDICT = r"""
 import json, sys
 import tensorflow as tf
@@ -44,19 +46,28 @@ paths = json.loads(sys.argv[2])
 blobs = [open(p, "rb").read() for p in paths]
 out = serve(image_bytes=tf.constant(blobs))
 scores = next(iter(out.values())).numpy()
-print(json.dumps([int(i) for i in scores.argmax(axis=-1)]))
+print(json.dumps(scores.tolist()))
 """
 
 
-def write_digits(root: str | os.PathLike, limit: int | None = None) -> dict[str, int]:
-    """Write scikit-learn's digits as 32x32 grayscale PNG files under ``root/<digit>/``.
+def write_digits(
+    root: str | os.PathLike, limit: int | None = None, class_names: Sequence[str] | None = None
+) -> dict[str, int]:
+    """Write scikit-learn's digits as 32x32 grayscale PNG files under ``root/<class name>/``.
 
     Args:
         root: output folder (created).
         limit: write only the first ``limit`` digits (default: all 1,797).
+        class_names: the folder name of each digit 0-9 (default: ``"0"`` ... ``"9"``).
 
     Returns:
         ``{class name: number of files}``.
+
+    Example:
+
+    >>> import tempfile
+    >>> write_digits(tempfile.mkdtemp(), limit=3, class_names=[f"digit{d}" for d in range(10)])
+    {'digit0': 1, 'digit1': 1, 'digit2': 1}
     """
     from PIL import Image
     from sklearn.datasets import load_digits
@@ -65,12 +76,16 @@ def write_digits(root: str | os.PathLike, limit: int | None = None) -> dict[str,
     root = Path(root)
     counts: dict[str, int] = {}
     images = digits.images if limit is None else digits.images[:limit]
+    names = [str(d) for d in range(10)] if class_names is None else list(class_names)
+    if len(names) != 10:
+        raise ValueError(f"class_names must name the 10 digits, received {class_names!r}")
     for i, (image, target) in enumerate(zip(images, digits.target, strict=False)):
         pixels = np.clip(np.round(image * (255.0 / 16.0)), 0, 255).astype("uint8")
-        folder = root / str(int(target))
+        name = names[int(target)]
+        folder = root / name
         folder.mkdir(parents=True, exist_ok=True)
         Image.fromarray(pixels, mode="L").resize((32, 32), Image.BILINEAR).save(folder / f"digit_{i:04d}.png")
-        counts[str(int(target))] = counts.get(str(int(target)), 0) + 1
+        counts[name] = counts.get(name, 0) + 1
     return counts
 
 
@@ -91,7 +106,16 @@ def write_broken_files(root: str | os.PathLike) -> list[Path]:
 
 
 def build_model(num_classes: int, image_size: tuple[int, int] = (32, 32), seed: int = 7):
-    """A small CNN with kerasimg augmentation and normalization inside the model."""
+    """A small CNN with kerasimg augmentation and normalization inside the model.
+
+    It takes uint8 grayscale images ``(*image_size, 1)`` (input ``"images"``) and returns
+    class probabilities (output ``"outputs"``); ``seed`` seeds the random layers.
+
+    Example:
+
+    >>> build_model(10, image_size=(24, 24)).output_shape
+    (None, 10)
+    """
     import keras
 
     from kerasimg import layers
@@ -163,13 +187,7 @@ def run(out: str | os.PathLike = "kerasimg-demo", epochs: int = 8, seed: int = 7
     for p in map(Path, val.file_paths):
         first_of_class.setdefault(p.parent.name, p)
     samples = [first_of_class[name] for name in train.class_names if name in first_of_class]
-    done = subprocess.run(
-        [sys.executable, "-c", _PREDICT, str(export_dir), json.dumps([str(p) for p in samples])],
-        capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"kerasimg: reloading the SavedModel failed:\n{done.stderr[-2000:]}")
-    predicted = json.loads(done.stdout.strip().splitlines()[-1])
+    predicted = [int(np.argmax(row)) for row in predict_in_new_process(export_dir, samples)]
     print_fn("predictions from PNG bytes, reloaded in a new process:")
     rows = []
     for path, index in zip(samples, predicted, strict=True):
@@ -184,3 +202,30 @@ def run(out: str | os.PathLike = "kerasimg-demo", epochs: int = 8, seed: int = 7
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     print_fn(f"done in {summary['seconds']} s; summary in {out / 'summary.json'}")
     return summary
+
+
+def predict_in_new_process(export_dir: str | os.PathLike, paths: Sequence[str | os.PathLike]) -> list[list[float]]:
+    """Scores of the image files ``paths`` from an exported SavedModel, in a new Python process.
+
+    The process loads ``export_dir`` with ``tf.saved_model.load`` alone (no kerasimg, no Keras)
+    and feeds the files' bytes to the ``serving_bytes`` signature: what a serving system does.
+
+    Returns:
+        One row of scores (the model's output) per file.
+
+    Raises:
+        RuntimeError: the process failed (the end of its stderr is in the message).
+
+    Example:
+
+    >>> scores = predict_in_new_process("kerasimg-demo/saved_model", ["digit.png"])  # doctest: +SKIP
+    >>> int(np.argmax(scores[0]))  # doctest: +SKIP
+    7
+    """
+    done = subprocess.run(
+        [sys.executable, "-c", _PREDICT, str(export_dir), json.dumps([str(p) for p in paths])],
+        capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"kerasimg: reloading the SavedModel failed:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
