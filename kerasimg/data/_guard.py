@@ -55,8 +55,22 @@ def fmt_index(head: tf.Tensor) -> tf.Tensor:
 
 
 def head_of(contents: tf.Tensor) -> tf.Tensor:
-    """The first :data:`HEAD` bytes, zero-padded to exactly that length."""
-    return tf.strings.substr(contents + b"\x00" * HEAD, 0, HEAD)
+    """The first :data:`HEAD` bytes, zero-padded to exactly that length (the file itself is
+    not copied: only its first bytes are padded)."""
+    return tf.strings.substr(tf.strings.substr(contents, 0, HEAD) + b"\x00" * HEAD, 0, HEAD)
+
+
+def is_format(head: tf.Tensor, name: str) -> tf.Tensor:
+    """Whether the zero-padded first bytes carry the magic of format ``name`` (the same test
+    as :func:`fmt_index`, for one format: a graph of one format needs no more)."""
+    fmt = 1 + FORMATS.index(name)
+    picks = [i for i, f in enumerate(_MAGIC_FMT) if f == fmt] or [5, 6]  # WebP: RIFF and WEBP
+    if len(picks) == 1:
+        (i,) = picks
+        return tf.equal(tf.strings.substr(head, _MAGIC_POS[i], len(_MAGICS[i])), _MAGICS[i])
+    starts = tf.strings.substr(head, [_MAGIC_POS[i] for i in picks], [len(_MAGICS[i]) for i in picks])
+    hits = tf.equal(starts, [_MAGICS[i] for i in picks])
+    return tf.reduce_all(hits) if name == "webp" else tf.reduce_any(hits)
 
 
 def _uints(head: tf.Tensor, pos: int, count: int, dtype: tf.DType, little_endian: bool) -> tf.Tensor:

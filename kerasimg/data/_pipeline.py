@@ -35,6 +35,7 @@ from typing import Any
 
 import tensorflow as tf
 
+from kerasimg._seeds import layer_seed
 from kerasimg.data import listing as _listing
 from kerasimg.data.decode import ImageDecoder
 from kerasimg.data.errors import SkippedFileWarning
@@ -181,109 +182,120 @@ class Pipeline:
             indices = tf.random.experimental.stateless_shuffle(indices, seed=seed)
         return indices
 
-    def positions(self, key: tf.Tensor, sentinel: bool = True) -> tf.data.Dataset:
-        """``(position, index, key)`` of the epoch of ``key``, then a sentinel ``(n, -1, key)``."""
+    def positions(self, key: tf.Tensor) -> tf.data.Dataset:
+        """``(position, index, key)`` of each file of the epoch of ``key`` (no function runs
+        per element: the three columns are sliced)."""
         key = tf.cast(key, tf.int64)
-        ds = tf.data.Dataset.from_tensor_slices(self.order(key)).enumerate()
-        if sentinel:
-            end = (tf.constant(self.n, tf.int64), tf.constant(-1, tf.int64))
-            ds = ds.concatenate(tf.data.Dataset.from_tensors(end))
-        return ds.map(_nc(lambda position, index: (position, index, key)))
+        return tf.data.Dataset.from_tensor_slices(
+            (tf.range(self.n, dtype=tf.int64), self.order(key), tf.fill([self.n], key))
+        )
 
     # ---- stages
-    def decode(self, ds: tf.data.Dataset, find_missing: bool = True) -> tf.data.Dataset:
-        """``(index, image, key)`` of every file of ``ds`` (from :meth:`positions`) that decodes.
-
-        Decoding runs in a parallel map, ordered when ``find_missing``, whose failing elements
-        are dropped (``ignore_errors``). With ``find_missing``, a ``scan`` spots the positions
-        that produced nothing (the sentinel closes the epoch) and hands their files to
-        ``SkipLog.on_missing`` (Python, for bad files only).
-        """
+    def decode(self, ds: tf.data.Dataset, ordered: bool = True) -> tf.data.Dataset:
+        """``(position, index, key, image)`` of every file of ``ds`` (from :meth:`positions`)
+        that decodes: a parallel map (in order when ``ordered``) whose failing elements are
+        dropped (``ignore_errors``); :meth:`accounted` finds them afterwards."""
         paths = tf.constant(self.paths)
-        height, width = self.decoder.image_size or (0, 0)
-        blank = tf.zeros([height, width, self.decoder.channels], tf.uint8)
 
         def read(position: tf.Tensor, index: tf.Tensor, key: tf.Tensor) -> tuple[tf.Tensor, ...]:
-            def decode() -> tf.Tensor:
-                box = None
-                if self.crop is not None:  # the crop layer's own box, drawn from the header size
-                    from kerasimg._seeds import layer_seed
+            box = None
+            if self.crop is not None:  # the crop layer's own box, drawn from the header size
+                seed = layer_seed(self.image_seed(key, index), 0)  # as apply_layers seeds layer 0
 
-                    seed = layer_seed(self.image_seed(key, index), 0)  # as apply_layers seeds layer 0
+                def box(height: tf.Tensor, width: tf.Tensor) -> tuple:
+                    return self.crop.get_box(height, width, seed=seed, training=True)
 
-                    def box(height: tf.Tensor, width: tf.Tensor) -> tuple:
-                        return self.crop.get_box(height, width, seed=seed, training=True)
+            # exact=False: no reason strings built per image; why_bad explains failures
+            image = self.graph_decoder._decode(tf.io.read_file(paths[index]), exact=False, box=box)
+            return position, index, key, image
 
-                # exact=False: no reason strings built per image; why_bad explains failures
-                return self.graph_decoder._decode(tf.io.read_file(paths[index]), exact=False, box=box)
+        ds = ds.map(_nc(read), num_parallel_calls=_AUTOTUNE, deterministic=ordered)
+        return ds.ignore_errors()
 
-            return position, index, key, tf.cond(index >= 0, decode, lambda: blank)
-
-        ds = ds.map(_nc(read), num_parallel_calls=_AUTOTUNE, deterministic=find_missing)
-        ds = ds.ignore_errors()
-        if not find_missing:
-            return ds.map(_nc(lambda position, index, key, image: (index, image, key)))
-
-        def gap(last: tf.Tensor, element: tuple) -> tuple:
-            position, index, key, image = element
-            return position, (position, last, index, key, image)
-
-        def keep(position: tf.Tensor, last: tf.Tensor, index: tf.Tensor, key: tf.Tensor, _: Any) -> Any:
-            def record() -> tf.Tensor:
-                missing = self.order(key)[last + 1 : position]
-                return tf.reshape(tf.py_function(self.log.on_missing, [missing], tf.bool), [])
-
-            seen = tf.cond(position - last > 1, record, lambda: tf.constant(True))
-            return tf.logical_and(seen, index >= 0)
-
-        ds = ds.scan(tf.constant(-1, tf.int64), _nc(gap)).filter(_nc(keep))
-        return ds.map(_nc(lambda position, last, index, key, image: (index, image, key)))
-
-    def augmented(self, ds: tf.data.Dataset) -> tf.data.Dataset:
-        """Applies ``augment`` with a stateless seed from (seed, key, file index) per image."""
+    def augmented(self, ds: tf.data.Dataset, ordered: bool = True) -> tf.data.Dataset:
+        """Applies ``augment`` to ``(position, index, key, image)`` elements, with a stateless
+        seed from (seed, key, file index) per image."""
         layers = list(self.cfg.augment or [])
         start = 1 if self.crop is not None else 0  # the crop ran inside the decode
         if not layers[start:]:
             return ds
-        from kerasimg._seeds import layer_seed
 
-        def run(index: tf.Tensor, image: tf.Tensor, key: tf.Tensor) -> tuple[tf.Tensor, ...]:
+        def run(position: tf.Tensor, index: tf.Tensor, key: tf.Tensor, image: tf.Tensor) -> tuple[tf.Tensor, ...]:
             seed = self.image_seed(key, index)
             out = image
             for i, layer in enumerate(layers[start:], start=start):  # the seeds apply_layers gives
                 out = layer.apply_with_seed(out, layer_seed(seed, i), training=True)
             out = tf.cast(out, tf.float32)
-            return index, tf.cast(tf.clip_by_value(tf.round(out), 0.0, 255.0), tf.uint8), key
+            return position, index, key, tf.cast(tf.clip_by_value(tf.round(out), 0.0, 255.0), tf.uint8)
 
-        return ds.map(_nc(run), num_parallel_calls=_AUTOTUNE, deterministic=self.deterministic)
+        return ds.map(_nc(run), num_parallel_calls=_AUTOTUNE, deterministic=ordered or self.deterministic)
+
+    def accounted(self, ds: tf.data.Dataset, size: int) -> tf.data.Dataset:
+        """Batches of ``size`` ``(indices, images)`` from the ordered ``(position, index, key,
+        image)`` elements of one epoch, after recording the files that produced nothing.
+
+        The bookkeeping runs once per batch, not per image: a sentinel element (position
+        ``n``, index -1) closes the epoch; a ``scan`` over the batches compares each batch's
+        positions with the previous one and, where positions are missing, hands their files to
+        ``SkipLog.on_missing`` (Python, for bad files only). The sentinel is then cut off the
+        last batch, and a batch that held only the sentinel is dropped.
+        """
+        spec = ds.element_spec[3]
+        blank = tf.zeros([d if d is not None else 0 for d in spec.shape], spec.dtype)
+        end = (tf.constant(self.n, tf.int64), tf.constant(-1, tf.int64), tf.constant(0, tf.int64), blank)
+        ds = ds.concatenate(tf.data.Dataset.from_tensors(end)).batch(size)
+
+        def step(state: tuple, batch: tuple) -> tuple:
+            last, known_key = state
+            positions, indices, keys, images = batch
+            key = tf.where(indices[0] >= 0, keys[0], known_key)  # the sentinel carries no key
+            previous = tf.concat([last[None], positions[:-1]], 0)
+
+            def record() -> tf.Tensor:
+                # All positions missing before any arrived: the whole epoch, whatever the key.
+                missing = tf.gather(self.order(key), tf.ragged.range(previous + 1, positions).flat_values)
+                return tf.reshape(tf.py_function(self.log.on_missing, [missing], tf.bool), [])
+
+            seen = tf.cond(tf.reduce_any(positions - previous > 1), record, lambda: tf.constant(True))
+            closes = indices[-1] < 0
+            keep = tf.size(indices) - tf.cast(closes, tf.int32)
+            with tf.control_dependencies([seen]):
+                out = (indices[:keep], images[:keep])
+            state = (tf.where(closes, tf.constant(-1, tf.int64), positions[-1]), key)
+            return state, out
+
+        init = (tf.constant(-1, tf.int64), tf.constant(0, tf.int64))
+        ds = ds.scan(init, _nc(step))
+        return ds.filter(_nc(lambda indices, images: tf.size(indices) > 0))
 
     def finish(self, ds: tf.data.Dataset) -> tf.data.Dataset:
-        """Labels, batching and prefetch (after bad elements are dropped)."""
+        """Labels (per batch), then prefetch; ``ds`` holds batches of ``(indices, images)``."""
         mode = self.cfg.label_mode
         labels = tf.constant(self.labels or [0], tf.int32)
         num_classes = len(self.class_names or ())
 
-        def to_output(index: tf.Tensor, image: tf.Tensor, key: tf.Tensor) -> Any:
+        def to_output(indices: tf.Tensor, images: tf.Tensor) -> Any:
             if mode is None:
-                return image
-            label = tf.gather(labels, index)
+                return images
+            label = tf.gather(labels, indices)
             if mode == "categorical":
-                return image, tf.one_hot(label, num_classes, dtype=tf.float32)
+                return images, tf.one_hot(label, num_classes, dtype=tf.float32)
             if mode == "binary":
-                return image, tf.cast(label, tf.float32)[None]
-            return image, label
+                return images, tf.cast(label, tf.float32)[:, None]
+            return images, label
 
-        ds = ds.map(_nc(to_output), num_parallel_calls=_AUTOTUNE, deterministic=self.deterministic)
-        if self.cfg.on_error == "raise" and self.cfg.service is None:
-            ds = ds.apply(tf.data.experimental.assert_cardinality(self.n))
-        if self.batch is not None:
-            ds = ds.batch(self.batch)
+        ds = ds.map(_nc(to_output))
+        if self.batch is None:  # native sizes: batches of one, unbatched
+            ds = ds.unbatch()
+        if self.cfg.on_error == "raise" and self.cfg.service is None:  # every file arrives
+            ds = ds.apply(tf.data.experimental.assert_cardinality(self.n if self.batch is None else -(-self.n // self.batch)))
         return ds.prefetch(_AUTOTUNE)
 
     # ---- assembly
     def epoch(self, key: tf.Tensor) -> tf.data.Dataset:
         """One epoch of augmented ``(index, image, key)``, with no skip bookkeeping (service)."""
-        return self.augmented(self.decode(self.positions(key, sentinel=False), find_missing=False))
+        ds = self.augmented(self.decode(self.positions(key), ordered=False), ordered=False)
+        return ds.map(_nc(lambda position, index, key, image: (index, image, key)))
 
     def dataset(self) -> tf.data.Dataset:
         if self.cfg.cache is not False:
@@ -295,8 +307,10 @@ class Pipeline:
                 address=self.cfg.service, keys=self.keys(), epoch=self.epoch, n=self.n,
                 output_shape=self.decoder.output_shape, on_missing=self.log.on_missing,
             )  # fmt: skip
-        else:  # the parallel map stays outside flat_map: autotuned once per iterator
+            ds = ds.map(_nc(lambda index, image, *_: (index, image))).batch(self.batch or 1)
+        else:  # the parallel maps stay outside flat_map: autotuned once per iterator
             ds = self.augmented(self.decode(self.keys().flat_map(_nc(self.positions))))
+            ds = self.accounted(ds, self.batch or 1)
         ds = self.finish(ds)
         ds.class_names = self.class_names
         ds._kerasimg_pipeline = self  # for tests and diagnostics (seeds, graph decoder)
@@ -310,7 +324,8 @@ class Pipeline:
         cache_file = self._cache_file()
         if cache_file:
             _clear_unfinished_cache(cache_file)
-        decoded = self.decode(self.positions(first_key)).cache(cache_file)
+        decoded = self.accounted(self.decode(self.positions(first_key)), self.batch or 1).unbatch()
+        decoded = decoded.cache(cache_file)
         buffer = self.n
         if self.cfg.cache is not True:
             h, w = self.decoder.image_size or (512, 512)
@@ -318,7 +333,7 @@ class Pipeline:
             buffer = max(1, min(self.n, _FILE_CACHE_BUFFER_BYTES // per_image))
 
         def epoch(key: tf.Tensor) -> tf.data.Dataset:
-            ds = decoded.map(_nc(lambda index, image, _: (index, image, key)))
+            ds = decoded.map(_nc(lambda index, image: (tf.constant(0, tf.int64), index, key, image)))
             if self.cfg.shuffle:
                 size = tf.where(tf.equal(key, first_key), tf.constant(1, tf.int64), buffer)
                 seed = _fold(self.epoch_seed(key), 3)
@@ -326,7 +341,8 @@ class Pipeline:
                 ds = _shuffle_with_tensor_seed(ds, size, seed)
             return ds
 
-        return self.augmented(self.keys().flat_map(_nc(epoch)))
+        ds = self.augmented(self.keys().flat_map(_nc(epoch)), ordered=False)
+        return ds.map(_nc(lambda position, index, key, image: (index, image))).batch(self.batch or 1)
 
     def epoch_key(self, epoch: int) -> int:
         """The key of the ``epoch``-th iteration (0-based) of a fresh dataset."""

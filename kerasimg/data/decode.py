@@ -426,8 +426,6 @@ class ImageDecoder:
         """
         n = tf.strings.length(contents)
         head = _guard.head_of(contents)
-        fmt = _guard.fmt_index(head)
-        branch = tf.where(n > self.max_file_bytes, 0, tf.gather(self._branch_of_fmt, fmt))
 
         def refuse() -> tf.Tensor:
             if exact:
@@ -453,15 +451,19 @@ class ImageDecoder:
         if len(self._allowed) == 1:  # one format: no branch at all
             name = self._allowed[0]
             verdict = _guard.BRANCHES[name](contents, head, self.max_pixels)
-            ok = tf.not_equal(branch, 0) & verdict.ok
             if exact:
-                reason = tf.where(tf.equal(branch, 0), self._refusal(n, fmt), verdict.reason())
-                data = [tf.strings.join(["kerasimg: ", reason])]
+                fmt = _guard.fmt_index(head)
+                refused = (n > self.max_file_bytes) | tf.not_equal(fmt, 1 + FORMATS.index(name))
+                reason = tf.where(refused, self._refusal(n, fmt), verdict.reason())
+                ok, data = ~refused & verdict.ok, [tf.strings.join(["kerasimg: ", reason])]
             else:  # strings only: an Assert with numbers is wrapped in a branch by TF (+40 us/image)
+                ok = _guard.is_format(head, name) & (n <= self.max_file_bytes) & verdict.ok
                 data = [f"kerasimg: not {name}, or over max_pixels or a format bound (why_bad explains)"]
             with tf.control_dependencies([tf.debugging.Assert(ok, data, name="kerasimg_check")]):
                 checked = tf.identity(contents)
             return tf.ensure_shape(self._decoders[name](checked, verdict, box), self.output_shape)
+        fmt = _guard.fmt_index(head)
+        branch = tf.where(n > self.max_file_bytes, 0, tf.gather(self._branch_of_fmt, fmt))
         image = tf.switch_case(branch, [refuse] + [run(name) for name in self._allowed])
         return tf.ensure_shape(image, self.output_shape)
 
@@ -547,7 +549,15 @@ class ImageDecoder:
 
         # 16-bit PNGs at 16 bits (rounded, never truncated to the high byte); 8-bit ones at 8
         # (a 16-bit decode of every PNG cost ~0.4 CPU ms on a 400x300 image).
-        return tf.cond(tf.equal(header.extra, 16), lambda: run(tf.uint16), lambda: run(tf.uint8))
+        sixteen = tf.equal(header.extra, 16)
+        if self.image_size is None:
+            return tf.cond(sixteen, lambda: run(tf.uint16), lambda: run(tf.uint8))
+
+        def pixels(dtype: tf.DType) -> tf.Tensor:  # the branch holds the decode only
+            image = tf.cast(tf.io.decode_png(contents, channels=self.channels, dtype=dtype), tf.float32)
+            return image / 257.0 if dtype == tf.uint16 else image
+
+        return self._finish(tf.cond(sixteen, lambda: pixels(tf.uint16), lambda: pixels(tf.uint8)), box=box)
 
     def _decode_gif(self, contents: tf.Tensor, header: Any, box: Any = None) -> tf.Tensor:
         # DecodeImage with expand_animations=False returns the first frame only.
