@@ -4,11 +4,12 @@ Everything here runs in graph mode (``tf.function``, ``tf.data``, an exported Sa
 never raises: every byte slice is either taken from a zero-padded copy of the first bytes or
 has its position clamped into the string (a failing TF string op embeds raw bytes in its
 message, which surfaces in Python as ``UnicodeDecodeError``). Reasons are built only from our
-own text and integers (problem codes looked up in a table of messages).
+own text and integers (``Problem`` codes looked up in a table of messages).
 """
 
 from __future__ import annotations
 
+import enum
 from typing import NamedTuple
 
 import numpy as np
@@ -22,35 +23,75 @@ _JPEG_MAX_MARKERS = 1024  # markers walked before the first scan; real files hav
 _JPEG_UNROLL = 4  # markers read per loop iteration
 _PNG_IEND = b"IEND\xaeB`\x82"  # IEND chunk type + its (fixed) CRC
 
-# Problem codes -> message parts; "a", "b" and "a*b" are replaced by the two numbers.
-_OK, _EMPTY, _TIFF, _UNKNOWN, _NOT_ALLOWED, _BAD_SIZE, _TOO_BIG = range(7)
+
+class Problem(enum.IntEnum):
+    """Why a header is refused (int32 in the graph; ``OK`` when it is not). The values are
+    stable table rows: 0-6 any format, then 10s JPEG, 20s PNG, 30s GIF, 40s BMP, 50s WebP."""
+
+    OK = 0
+    EMPTY = 1
+    TIFF = 2
+    UNKNOWN = 3
+    NOT_ALLOWED = 4
+    BAD_SIZE = 5
+    TOO_BIG = 6
+
+    JPEG_BAD_MARKER = 10
+    JPEG_TOO_MANY_MARKERS = 11
+    JPEG_TRUNCATED_HEADER = 12
+    JPEG_NO_FRAME_HEADER = 13
+    JPEG_NO_SCAN = 14
+    JPEG_NO_START_OF_SCAN = 15
+    JPEG_NO_END_OF_IMAGE = 16
+
+    PNG_TRUNCATED_IHDR = 20
+    PNG_NO_IHDR = 21
+    PNG_NO_IEND = 22
+
+    GIF_TRUNCATED_HEADER = 30
+
+    BMP_TRUNCATED_HEADER = 40
+    BMP_OLD_HEADER = 41
+    BMP_BITS_PER_PIXEL = 42
+    BMP_COMPRESSION = 43
+    BMP_PALETTE = 44
+    BMP_TRUNCATED = 45
+    BMP_TRAILING_BYTES = 46
+
+    WEBP_TRUNCATED_HEADER = 50
+    WEBP_UNKNOWN_CHUNK = 51
+    WEBP_ANIMATED = 52
+    WEBP_TRUNCATED = 53
+
+
+# Problem -> message parts; "a", "b" and "a*b" are replaced by the two numbers.
 _MESSAGES = {
-    _EMPTY: ("empty file",),
-    _TIFF: ("unsupported format (TIFF)",),
-    _UNKNOWN: ("unsupported format (not JPEG, PNG, GIF, BMP or WebP)",),
-    _BAD_SIZE: ("invalid image size ", "a", "x", "b", " in header"),
-    10: ("corrupt JPEG header (invalid marker at byte ", "a", ")"),
-    11: ("corrupt JPEG header (too many markers before the image data)",),
-    12: ("truncated header (no size in JPEG header)",),
-    13: ("no size in header (no JPEG frame header before the image data)",),
-    14: ("JPEG has no image data (end-of-image before any scan)",),
-    15: ("truncated JPEG (no start-of-scan marker)",),
-    16: ("truncated JPEG (no end-of-image marker)",),
-    20: ("truncated header (incomplete PNG IHDR chunk)",),
-    21: ("no size in header (PNG does not start with an IHDR chunk)",),
-    22: ("truncated PNG (no IEND chunk)",),
-    30: ("truncated header (incomplete GIF screen descriptor)",),
-    40: ("truncated header (incomplete BMP info header)",),
-    41: ("unsupported BMP (", "a", "-byte header, BITMAPINFOHEADER or later needed)"),
-    42: ("unsupported BMP (", "a", " bits per pixel)"),
-    43: ("unsupported BMP (compression ", "a", ")"),
-    44: ("unsupported BMP (8-bit colour palette)",),
-    45: ("truncated BMP (", "a", " bytes, ", "b", " expected)"),
-    46: ("BMP has trailing bytes (", "a", " bytes, ", "b", " expected)"),
-    50: ("truncated header (incomplete WebP header)",),
-    51: ("no size in header (unknown WebP chunk)",),
-    52: ("animated WebP not supported (TensorFlow's WebP decoder is unsafe on it)",),
-    53: ("truncated WebP (", "a", " bytes, RIFF header says ", "b", ")"),
+    Problem.EMPTY: ("empty file",),
+    Problem.TIFF: ("unsupported format (TIFF)",),
+    Problem.UNKNOWN: ("unsupported format (not JPEG, PNG, GIF, BMP or WebP)",),
+    Problem.BAD_SIZE: ("invalid image size ", "a", "x", "b", " in header"),
+    Problem.JPEG_BAD_MARKER: ("corrupt JPEG header (invalid marker at byte ", "a", ")"),
+    Problem.JPEG_TOO_MANY_MARKERS: ("corrupt JPEG header (too many markers before the image data)",),
+    Problem.JPEG_TRUNCATED_HEADER: ("truncated header (no size in JPEG header)",),
+    Problem.JPEG_NO_FRAME_HEADER: ("no size in header (no JPEG frame header before the image data)",),
+    Problem.JPEG_NO_SCAN: ("JPEG has no image data (end-of-image before any scan)",),
+    Problem.JPEG_NO_START_OF_SCAN: ("truncated JPEG (no start-of-scan marker)",),
+    Problem.JPEG_NO_END_OF_IMAGE: ("truncated JPEG (no end-of-image marker)",),
+    Problem.PNG_TRUNCATED_IHDR: ("truncated header (incomplete PNG IHDR chunk)",),
+    Problem.PNG_NO_IHDR: ("no size in header (PNG does not start with an IHDR chunk)",),
+    Problem.PNG_NO_IEND: ("truncated PNG (no IEND chunk)",),
+    Problem.GIF_TRUNCATED_HEADER: ("truncated header (incomplete GIF screen descriptor)",),
+    Problem.BMP_TRUNCATED_HEADER: ("truncated header (incomplete BMP info header)",),
+    Problem.BMP_OLD_HEADER: ("unsupported BMP (", "a", "-byte header, BITMAPINFOHEADER or later needed)"),
+    Problem.BMP_BITS_PER_PIXEL: ("unsupported BMP (", "a", " bits per pixel)"),
+    Problem.BMP_COMPRESSION: ("unsupported BMP (compression ", "a", ")"),
+    Problem.BMP_PALETTE: ("unsupported BMP (8-bit colour palette)",),
+    Problem.BMP_TRUNCATED: ("truncated BMP (", "a", " bytes, ", "b", " expected)"),
+    Problem.BMP_TRAILING_BYTES: ("BMP has trailing bytes (", "a", " bytes, ", "b", " expected)"),
+    Problem.WEBP_TRUNCATED_HEADER: ("truncated header (incomplete WebP header)",),
+    Problem.WEBP_UNKNOWN_CHUNK: ("no size in header (unknown WebP chunk)",),
+    Problem.WEBP_ANIMATED: ("animated WebP not supported (TensorFlow's WebP decoder is unsafe on it)",),
+    Problem.WEBP_TRUNCATED: ("truncated WebP (", "a", " bytes, RIFF header says ", "b", ")"),
 }
 
 # JPEG marker walk: the class of each 16-bit word (0xFF, marker), and per class the loop status,
@@ -93,7 +134,7 @@ class _Parsed(NamedTuple):
     width: tf.Tensor  # int64
     extra: tf.Tensor  # int32
     size_known: tf.Tensor  # bool: height and width come from a complete header
-    code: tf.Tensor  # int32 problem code, _OK when the structure looks complete
+    code: tf.Tensor  # int32 problem code, Problem.OK when the structure looks complete
     a: tf.Tensor  # int64 numbers for the message
     b: tf.Tensor
 
@@ -133,7 +174,7 @@ def _ends_with_or_contains(contents, n, suffix: bytes, start, needle: bytes) -> 
     return tf.cond(ends, lambda: ends, lambda: _contains(_slice(contents, n, start), needle))
 
 
-def _first(*pairs, default=_OK) -> tf.Tensor:
+def _first(*pairs, default=Problem.OK) -> tf.Tensor:
     """The code of the first ``(condition, code)`` pair whose condition holds."""
     out = tf.convert_to_tensor(default)
     for cond, code in reversed(pairs):
@@ -208,15 +249,15 @@ def _parse_jpeg(contents: tf.Tensor, n: tf.Tensor, head: tf.Tensor) -> _Parsed:
 
     eoi = tf.cond(at_scan, has_eoi, lambda: tf.constant(False))
     code = _first(
-        (tf.equal(status, _BAD_MARKER), 10),
-        (running & (p <= last), 11),
-        (sof & (seg < 8) & (sof_pos + 10 <= n), 10),
-        (~frame_ok & running, 12),
-        (~frame_ok & sof, 12),
-        (~frame_ok, 13),
-        (tf.equal(status, _AT_EOI), 14),
-        (running, 15),
-        (~eoi, 16),
+        (tf.equal(status, _BAD_MARKER), Problem.JPEG_BAD_MARKER),
+        (running & (p <= last), Problem.JPEG_TOO_MANY_MARKERS),
+        (sof & (seg < 8) & (sof_pos + 10 <= n), Problem.JPEG_BAD_MARKER),
+        (~frame_ok & running, Problem.JPEG_TRUNCATED_HEADER),
+        (~frame_ok & sof, Problem.JPEG_TRUNCATED_HEADER),
+        (~frame_ok, Problem.JPEG_NO_FRAME_HEADER),
+        (tf.equal(status, _AT_EOI), Problem.JPEG_NO_SCAN),
+        (running, Problem.JPEG_NO_START_OF_SCAN),
+        (~eoi, Problem.JPEG_NO_END_OF_IMAGE),
     )
     bad_at = tf.where(tf.equal(status, _BAD_MARKER), p, sof_pos)
     return _parsed(height, width, components, frame_ok, code, a=bad_at)
@@ -230,13 +271,15 @@ def _parse_png(contents: tf.Tensor, n: tf.Tensor, head: tf.Tensor) -> _Parsed:
         return _ends_with_or_contains(contents, n, b"\x00" * 4 + _PNG_IEND, 33, _PNG_IEND)
 
     iend = tf.cond(size_known, has_iend, lambda: tf.constant(False))
-    code = _first((n < 33, 20), (~size_known, 21), (~iend, 22))
+    code = _first(
+        (n < 33, Problem.PNG_TRUNCATED_IHDR), (~size_known, Problem.PNG_NO_IHDR), (~iend, Problem.PNG_NO_IEND)
+    )
     return _parsed(height, width, _ints(head, 24, 1)[0], size_known, code)
 
 
 def _parse_gif(contents: tf.Tensor, n: tf.Tensor, head: tf.Tensor) -> _Parsed:
     width, height = tf.unstack(_ints(head, 6, 2, tf.uint16), num=2)
-    return _parsed(height, width, 0, n >= 13, _first((n < 13, 30)))
+    return _parsed(height, width, 0, n >= 13, _first((n < 13, Problem.GIF_TRUNCATED_HEADER)))
 
 
 def _parse_bmp(contents: tf.Tensor, n: tf.Tensor, head: tf.Tensor) -> _Parsed:
@@ -264,16 +307,17 @@ def _parse_bmp(contents: tf.Tensor, n: tf.Tensor, head: tf.Tensor) -> _Parsed:
     check_palette = size_known & tf.equal(bpp, 8) & compression_ok
     grey = tf.cond(check_palette, grey_palette, lambda: tf.constant(True))
     code = _first(
-        (size < 34, 40),
-        (~size_known, 41),
-        (~depth_ok, 42),
-        (~compression_ok, 43),
-        (~grey, 44),
-        (size < expected, 45),
-        (size > expected, 46),
+        (size < 34, Problem.BMP_TRUNCATED_HEADER),
+        (~size_known, Problem.BMP_OLD_HEADER),
+        (~depth_ok, Problem.BMP_BITS_PER_PIXEL),
+        (~compression_ok, Problem.BMP_COMPRESSION),
+        (~grey, Problem.BMP_PALETTE),
+        (size < expected, Problem.BMP_TRUNCATED),
+        (size > expected, Problem.BMP_TRAILING_BYTES),
     )
-    a = tf.where(tf.equal(code, 41), dib, tf.where(tf.equal(code, 42), bpp, compression))
-    a = tf.where(code >= 45, size, a)
+    a = tf.where(tf.equal(code, Problem.BMP_BITS_PER_PIXEL), bpp, compression)
+    a = tf.where(tf.equal(code, Problem.BMP_OLD_HEADER), dib, a)
+    a = tf.where(code >= Problem.BMP_TRUNCATED, size, a)
     return _parsed(height, width, 0, size_known, code, a=a, b=expected)
 
 
@@ -293,7 +337,12 @@ def _parse_webp(contents: tf.Tensor, n: tf.Tensor, head: tf.Tensor) -> _Parsed:
     size_known = (n >= 30) & (lossy | lossless | extended)
     animated = extended & tf.equal(b20 // 2 % 2, 1)
     riff_size = _ints(head, 4, 1, tf.int32)[0] + 8
-    code = _first((n < 30, 50), (~size_known, 51), (animated, 52), (_i64(n) < riff_size, 53))
+    code = _first(
+        (n < 30, Problem.WEBP_TRUNCATED_HEADER),
+        (~size_known, Problem.WEBP_UNKNOWN_CHUNK),
+        (animated, Problem.WEBP_ANIMATED),
+        (_i64(n) < riff_size, Problem.WEBP_TRUNCATED),
+    )
     return _parsed(height, width, 0, size_known, code, a=n, b=riff_size)
 
 
@@ -320,14 +369,14 @@ def too_big_reason(width: tf.Tensor, height: tf.Tensor, max_pixels: int) -> tf.T
 
 
 def _describe(code, a, b, fmt, allowed: list[str], max_pixels: int) -> tf.Tensor:
-    """The reason text of a problem code ("" for _OK), by table lookups (no branches).
+    """The reason text of a problem code ("" for Problem.OK), by table lookups (no branches).
 
     Every message is laid out as ``text, slot, text, slot, text, slot, text``.
     """
     messages = {
         **_MESSAGES,
-        _NOT_ALLOWED: ("format ", "name", f" not allowed (formats={', '.join(allowed)})"),
-        _TOO_BIG: _too_big_parts(max_pixels),
+        Problem.NOT_ALLOWED: ("format ", "name", f" not allowed (formats={', '.join(allowed)})"),
+        Problem.TOO_BIG: _too_big_parts(max_pixels),
     }
     rows = max(messages) + 1
     texts = [[""] * rows for _ in range(4)]
@@ -357,7 +406,7 @@ def inspect(contents: tf.Tensor, formats: tuple[str, ...], max_pixels: int) -> H
     allowed = [name for name in FORMATS if name in formats]
 
     def unparsed():
-        return _parsed(0, 0, 0, tf.constant(False), tf.constant(_OK))
+        return _parsed(0, 0, 0, tf.constant(False), tf.constant(Problem.OK))
 
     def parser(name):
         return lambda: _PARSERS[name](contents, n, head)
@@ -368,18 +417,18 @@ def inspect(contents: tf.Tensor, formats: tuple[str, ...], max_pixels: int) -> H
     bad_size = (h <= 0) | (w <= 0) | (h >= 2**31) | (w >= 2**31)  # also keeps h * w in int64
     too_big = h * w > max_pixels
     code = _first(
-        (tf.equal(n, 0), _EMPTY),
-        (is_tiff, _TIFF),
-        (tf.equal(fmt, 0), _UNKNOWN),
-        (tf.equal(branch, 0), _NOT_ALLOWED),
+        (tf.equal(n, 0), Problem.EMPTY),
+        (is_tiff, Problem.TIFF),
+        (tf.equal(fmt, 0), Problem.UNKNOWN),
+        (tf.equal(branch, 0), Problem.NOT_ALLOWED),
         (~parsed.size_known, parsed.code),
-        (bad_size, _BAD_SIZE),
-        (too_big, _TOO_BIG),
+        (bad_size, Problem.BAD_SIZE),
+        (too_big, Problem.TOO_BIG),
         default=parsed.code,
     )
-    sized = tf.equal(code, _BAD_SIZE) | tf.equal(code, _TOO_BIG)
+    sized = tf.equal(code, Problem.BAD_SIZE) | tf.equal(code, Problem.TOO_BIG)
     a, b = tf.where(sized, w, parsed.a), tf.where(sized, h, parsed.b)
-    ok = tf.equal(code, _OK)
+    ok = tf.equal(code, Problem.OK)
     reason = tf.cond(  # text only for a refused input
         ok, lambda: tf.constant(""), lambda: _describe(code, a, b, fmt, allowed, max_pixels)
     )
