@@ -12,6 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from kerasimg._validate import is_int as _is_int
+from kerasimg._validate import require as _require
 from kerasimg.data import _exif, _guard, _headers
 from kerasimg.data._headers import FORMATS
 
@@ -617,11 +618,6 @@ def _stored_window(orientation, h, w, y, x, bh, bw) -> list[tf.Tensor]:
     xs = tf.stack([x, right, right, x, y, y, left, left])
     swap = _exif.swaps_axes(orientation)
     return [tf.gather(ys, k), tf.gather(xs, k), tf.where(swap, bw, bh), tf.where(swap, bh, bw)]
-
-
-def _require(ok: bool, name: str, value: Any, expected: str) -> None:
-    if not ok:
-        raise ValueError(f"{name} must be {expected}, received {name}={value!r}")
 
 
 def _scalar(contents: Any) -> tf.Tensor:

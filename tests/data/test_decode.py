@@ -84,7 +84,7 @@ def _error(decoder: ImageDecoder, data: bytes) -> str:
         ({"image_size": (10, 10, 3)}, "image_size=(10, 10, 3)"),
         ({"image_size": (10.5, 10)}, "image_size=(10.5, 10)"),
         ({"image_size": "224"}, "image_size='224'"),
-        ({"channels": 2}, "channels must be 1, 3 or 4, received channels=2"),
+        ({"channels": 2}, "Invalid value for argument `channels`: expected 1, 3 or 4. Received: channels=2"),
         ({"channels": True}, "channels=True"),
         ({"formats": ("jpeg", "tiff")}, "formats=('jpeg', 'tiff')"),
         ({"formats": ()}, "formats=()"),
