@@ -5,7 +5,8 @@ One function, shared by ``kerasimg.layers.apply_layers`` and the data pipeline's
 the same seed: an image augmented in a dataset equals ``apply_layers`` on that image with
 the pipeline's per-image seed. It lives below both ``kerasimg.layers`` and
 ``kerasimg.data`` (layers never import data) and imports TensorFlow only for a tensor seed,
-so integer seeds work without TensorFlow (JAX, PyTorch).
+so integer seeds work without TensorFlow (JAX, PyTorch). ``fold_in`` is the fold the data
+pipeline uses to derive its epoch and per-image seeds.
 """
 
 from __future__ import annotations
@@ -38,3 +39,31 @@ def layer_seed(seed: Any, i: int) -> Any:
 
     seed = tf.cast(tf.convert_to_tensor(seed), tf.int64)
     return tf.random.experimental.stateless_fold_in(seed, i + 1)
+
+
+def fold_in(seed: Any, data: Any) -> Any:
+    """A new shape-``[2]`` int64 TensorFlow seed from ``seed`` and ``data``.
+
+    ``tf.random.experimental.stateless_fold_in`` with ``data`` always cast to int64 first, so
+    that an int32 and an int64 ``data`` give the same seed. Imports TensorFlow.
+
+    Args:
+        seed: a shape-``[2]`` int64 tensor (or anything TensorFlow converts to one).
+        data: an integer scalar (Python, NumPy or a tensor of any integer dtype).
+
+    Returns:
+        The folded seed, a shape-``[2]`` int64 tensor.
+
+    Example:
+
+    >>> import tensorflow as tf
+    >>> seed = tf.constant([5, 0], tf.int64)
+    >>> folded = fold_in(seed, 3)
+    >>> folded.shape.as_list(), folded.dtype.name
+    ([2], 'int64')
+    >>> bool(tf.reduce_all(folded == fold_in(seed, tf.constant(3, tf.int32))))
+    True
+    """
+    import tensorflow as tf
+
+    return tf.random.experimental.stateless_fold_in(seed, tf.cast(data, tf.int64))

@@ -35,8 +35,9 @@ from typing import Any
 
 import tensorflow as tf
 
-from kerasimg._seeds import layer_seed
+from kerasimg._seeds import fold_in, layer_seed
 from kerasimg.data import listing as _listing
+from kerasimg.data._options import _Options
 from kerasimg.data.decode import ImageDecoder
 from kerasimg.data.errors import SkippedFileWarning
 
@@ -45,21 +46,24 @@ _AUTOTUNE = tf.data.AUTOTUNE
 _nc = tf.autograph.experimental.do_not_convert  # our dataset functions need no AutoGraph
 
 
-def _fold(seed: tf.Tensor, data: Any) -> tf.Tensor:
-    """A new [2] int64 seed from ``seed`` and ``data`` (always folded as int64)."""
-    return tf.random.experimental.stateless_fold_in(seed, tf.cast(data, tf.int64))
-
-
 # ---------------------------------------------------------------------- skipped files
 
 
 class SkipLog:
-    """The live ``skipped`` list, filled from the pipeline; one warning per file, thread-safe."""
+    """The live ``skipped`` list, filled from the pipeline; one warning per file, thread-safe.
 
-    def __init__(self, paths: list[str], decoder: ImageDecoder, on_error: str) -> None:
+    ``graph_formats``: the formats the pipeline's graph decodes when they are fewer than
+    ``decoder``'s (None when it decodes them all); a file of another format is skipped with a
+    reason that says so.
+    """
+
+    def __init__(
+        self, paths: list[str], decoder: ImageDecoder, on_error: str,
+        graph_formats: tuple[str, ...] | None = None,
+    ) -> None:  # fmt: skip
         self.items: list[tuple[str, str]] = []
         self._paths, self._decoder, self._on_error = paths, decoder, on_error
-        self._graph_formats: tuple[str, ...] | None = None  # set when the graph decodes fewer formats
+        self._graph_formats = graph_formats
         self._seen: set[str] = set()
         self._lock = threading.Lock()
 
@@ -109,29 +113,28 @@ class SkipLog:
 class Pipeline:
     """Builds the tf.data graph for one subset (or shard) of a listing."""
 
-    def __init__(self, cfg: Any, listing: _listing.Listing) -> None:
-        self.cfg = cfg
-        self.decoder = cfg.decoder
+    def __init__(self, options: _Options, listing: _listing.Listing, decoder: ImageDecoder) -> None:
+        self.options = options
+        self.decoder = decoder
         good = [i for i, p in enumerate(listing.problems) if p is None]
         self.paths = [listing.paths[i] for i in good]
         self.labels = None if listing.labels is None else [listing.labels[i] for i in good]
         self.class_names = listing.class_names
-        self.log = SkipLog(self.paths, self.decoder, cfg.on_error)
         self.graph_decoder = self._graph_decoder()
+        graph_formats = None if self.graph_decoder is decoder else self.graph_decoder.formats
+        self.log = SkipLog(self.paths, decoder, options.on_error, graph_formats)
         self.crop = self._decode_time_crop()
-        if self.graph_decoder is not self.decoder:
-            self.log._graph_formats = self.graph_decoder.formats
         for path, problem in zip(listing.paths, listing.problems, strict=True):
             if problem is not None:
                 self.log.add(path, problem)
         if not self.paths:
             raise ValueError(f"no readable image file to read ({len(listing)} entries were skipped)")
         self.n = len(self.paths)
-        self.seed = cfg.seed if cfg.seed is not None else secrets.randbelow(2**62)
-        self.deterministic = cfg.seed is not None or not cfg.shuffle
-        batch = cfg.batch_size if self.decoder.image_size is not None else None
-        if batch is not None and cfg.input_context is not None:
-            batch = cfg.input_context.get_per_replica_batch_size(batch)
+        self.seed = options.seed if options.seed is not None else secrets.randbelow(2**62)
+        self.deterministic = options.seed is not None or not options.shuffle
+        batch = options.batch_size if self.decoder.image_size is not None else None
+        if batch is not None and options.input_context is not None:
+            batch = options.input_context.get_per_replica_batch_size(batch)
         self.batch = batch
         self._base = tf.constant([self.seed, 0x6B696D67], tf.int64)
 
@@ -140,14 +143,14 @@ class Pipeline:
         or with a cache, which holds whole decoded images: the crop then runs after it)."""
         from kerasimg.layers._crop import CropLayer
 
-        layers = self.cfg.augment or []
-        if layers and isinstance(layers[0], CropLayer) and self.cfg.cache is False:
+        layers = self.options.augment or []
+        if layers and isinstance(layers[0], CropLayer) and self.options.cache is False:
             return layers[0]
         return None
 
     def image_seed(self, key: tf.Tensor, index: tf.Tensor) -> tf.Tensor:
         """The stateless seed of one image's augmentation in the epoch of ``key``."""
-        return _fold(_fold(self.epoch_seed(key), 2), index)
+        return fold_in(fold_in(self.epoch_seed(key), 2), index)
 
     def _graph_decoder(self) -> ImageDecoder:
         """The decoder of the tf.data graph: ``self.decoder`` restricted to the formats the
@@ -168,7 +171,7 @@ class Pipeline:
 
     # ---- stateless seeds
     def epoch_seed(self, key: tf.Tensor) -> tf.Tensor:
-        return _fold(self._base, key)
+        return fold_in(self._base, key)
 
     def keys(self) -> tf.data.Dataset:
         """One key per iteration of the dataset, the same sequence in every process."""
@@ -177,8 +180,8 @@ class Pipeline:
     def order(self, key: tf.Tensor) -> tf.Tensor:
         """The file indices of the epoch of ``key``: a stateless permutation, or sorted."""
         indices = tf.range(self.n, dtype=tf.int64)
-        if self.cfg.shuffle:
-            seed = _fold(self.epoch_seed(key), 1)
+        if self.options.shuffle:
+            seed = fold_in(self.epoch_seed(key), 1)
             indices = tf.random.experimental.stateless_shuffle(indices, seed=seed)
         return indices
 
@@ -215,7 +218,7 @@ class Pipeline:
     def augmented(self, ds: tf.data.Dataset, ordered: bool = True) -> tf.data.Dataset:
         """Applies ``augment`` to ``(position, index, key, image)`` elements, with a stateless
         seed from (seed, key, file index) per image."""
-        layers = list(self.cfg.augment or [])
+        layers = list(self.options.augment or [])
         start = 1 if self.crop is not None else 0  # the crop ran inside the decode
         if not layers[start:]:
             return ds
@@ -270,7 +273,7 @@ class Pipeline:
 
     def finish(self, ds: tf.data.Dataset) -> tf.data.Dataset:
         """Labels (per batch), then prefetch; ``ds`` holds batches of ``(indices, images)``."""
-        mode = self.cfg.label_mode
+        mode = self.options.label_mode
         labels = tf.constant(self.labels or [0], tf.int32)
         num_classes = len(self.class_names or ())
 
@@ -287,7 +290,7 @@ class Pipeline:
         ds = ds.map(_nc(to_output))
         if self.batch is None:  # native sizes: batches of one, unbatched
             ds = ds.unbatch()
-        if self.cfg.on_error == "raise" and self.cfg.service is None:  # every file arrives
+        if self.options.on_error == "raise" and self.options.service is None:  # every file arrives
             ds = ds.apply(tf.data.experimental.assert_cardinality(self.n if self.batch is None else -(-self.n // self.batch)))
         return ds.prefetch(_AUTOTUNE)
 
@@ -298,13 +301,13 @@ class Pipeline:
         return ds.map(_nc(lambda position, index, key, image: (index, image, key)))
 
     def dataset(self) -> tf.data.Dataset:
-        if self.cfg.cache is not False:
+        if self.options.cache is not False:
             ds = self._cached()
-        elif self.cfg.service is not None:
+        elif self.options.service is not None:
             from kerasimg.data import service as _service
 
             ds = _service.client_dataset(
-                address=self.cfg.service, keys=self.keys(), epoch=self.epoch, n=self.n,
+                address=self.options.service, keys=self.keys(), epoch=self.epoch, n=self.n,
                 output_shape=self.decoder.output_shape, on_missing=self.log.on_missing,
             )  # fmt: skip
             ds = ds.map(_nc(lambda index, image, *_: (index, image))).batch(self.batch or 1)
@@ -327,16 +330,16 @@ class Pipeline:
         decoded = self.accounted(self.decode(self.positions(first_key)), self.batch or 1).unbatch()
         decoded = decoded.cache(cache_file)
         buffer = self.n
-        if self.cfg.cache is not True:
+        if self.options.cache is not True:
             h, w = self.decoder.image_size or (512, 512)
             per_image = h * w * self.decoder.channels
             buffer = max(1, min(self.n, _FILE_CACHE_BUFFER_BYTES // per_image))
 
         def epoch(key: tf.Tensor) -> tf.data.Dataset:
             ds = decoded.map(_nc(lambda index, image: (tf.constant(0, tf.int64), index, key, image)))
-            if self.cfg.shuffle:
+            if self.options.shuffle:
                 size = tf.where(tf.equal(key, first_key), tf.constant(1, tf.int64), buffer)
-                seed = _fold(self.epoch_seed(key), 3)
+                seed = fold_in(self.epoch_seed(key), 3)
                 seed = tf.random.stateless_uniform([], seed, minval=None, maxval=None, dtype=tf.int64)
                 ds = _shuffle_with_tensor_seed(ds, size, seed)
             return ds
@@ -355,13 +358,13 @@ class Pipeline:
         """``<cache>.<key>``: the key covers the files' identities (path, size, mtime_ns),
         the decoder settings, the seed and the shuffle flag, so a file replaced in place
         (new mtime or size) makes a new cache instead of being served stale."""
-        if self.cfg.cache is True:
+        if self.options.cache is True:
             return ""
         blob = json.dumps(
-            [_file_identities(self.paths), self.decoder.get_config(), self.cfg.seed, self.cfg.shuffle],
+            [_file_identities(self.paths), self.decoder.get_config(), self.options.seed, self.options.shuffle],
             sort_keys=True,
         )
-        return f"{os.fspath(self.cfg.cache)}.{hashlib.sha1(blob.encode()).hexdigest()[:16]}"
+        return f"{os.fspath(self.options.cache)}.{hashlib.sha1(blob.encode()).hexdigest()[:16]}"
 
 
 def _shuffle_with_tensor_seed(ds: tf.data.Dataset, size: tf.Tensor, seed: tf.Tensor) -> tf.data.Dataset:

@@ -201,10 +201,10 @@ def test_options_are_frozen_and_normalised(tagged) -> None:
     """One validation builds a frozen object; from_files without labels has label_mode None."""
     import dataclasses
 
-    from kerasimg.data import dataset
+    from kerasimg.data._options import _options
     from kerasimg.layers import RandomCrop
 
-    opts = dataset._options(
+    opts = _options(
         image_size=None, channels=np.int64(3), crop_to_aspect_ratio=False, batch_size=np.int32(4),
         shuffle=True, seed=np.uint8(5), validation_split=None, subset=None, label_mode="int",
         class_names=["b", "a"], formats=("png",), on_error="skip", max_pixels=10**6,
