@@ -6,7 +6,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.kerasimg-installed
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 # Modules whose docstring examples run as doctests (the data modules show examples on user folders).
-DOCTESTED := kerasimg/__init__.py kerasimg/layers kerasimg/export.py kerasimg/_litert.py kerasimg/demo.py kerasimg/cli.py kerasimg/data/decode.py
+DOCTESTED := kerasimg/__init__.py kerasimg/layers kerasimg/export.py kerasimg/_litert.py kerasimg/demo.py kerasimg/cli.py \
+             kerasimg/_validate.py kerasimg/_seeds.py kerasimg/_compat.py kerasimg/data/decode.py kerasimg/data/errors.py
 
 .PHONY: venv test test-tf test-jax test-torch lint demo bench nightly clean
 
