@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NamedTuple
 
+import numpy as np
 import tensorflow as tf
 
 from kerasimg.data._headers import FORMATS, too_big_reason
@@ -73,28 +74,33 @@ def is_format(head: tf.Tensor, name: str) -> tf.Tensor:
     return tf.reduce_all(hits) if name == "webp" else tf.reduce_any(hits)
 
 
-def _uints(head: tf.Tensor, pos: int, count: int, dtype: tf.DType, little_endian: bool) -> tf.Tensor:
-    """``count`` unsigned integers at a fixed offset of ``head``, as int64."""
-    size = {tf.uint8: 1, tf.uint16: 2, tf.int32: 4}[dtype]
-    values = tf.cast(
-        tf.io.decode_raw(tf.strings.substr(head, pos, count * size), dtype, little_endian=little_endian),
-        tf.int64,
-    )
-    return values % 2**32 if dtype == tf.int32 else values
+def _fields(head: tf.Tensor, layout: list[tuple[int, int, bool]]) -> tf.Tensor:
+    """Unsigned integers at fixed offsets of ``head``, all read by one matrix product.
+
+    ``layout`` lists ``(offset, bytes, little_endian)``; the result is float64 ``[len(layout)]``
+    (exact: every field is at most 4 bytes). In a tf.data map each op costs ~2 us per image
+    whatever it does, so the header is read with four ops, not four per field.
+    """
+    weights = np.zeros((HEAD, len(layout)))
+    for k, (pos, size, little) in enumerate(layout):
+        order = range(size) if little else reversed(range(size))
+        for j, byte in enumerate(order):
+            weights[pos + byte, k] = 256.0**j
+    head_bytes = tf.cast(tf.io.decode_raw(head, tf.uint8), tf.float64)
+    return tf.matmul(head_bytes[None], tf.constant(weights, tf.float64))[0]
 
 
 def _sized(height, width, max_pixels: int, extra=0, more_ok=None, more_reason=None) -> Verdict:
     """The verdict on ``height x width`` and an optional format bound (``more_reason`` is a
     function: building strings costs more than the rest of the guard, so only on refusal)."""
-    height, width = tf.cast(height, tf.int64), tf.cast(width, tf.int64)
-    small = height * width <= max_pixels
+    small = tf.cast(height, tf.float64) * tf.cast(width, tf.float64) <= max_pixels
 
     def reason() -> tf.Tensor:
-        too_big = too_big_reason(width, height, max_pixels)  # the inspector's own words
+        too_big = too_big_reason(tf.cast(width, tf.int64), tf.cast(height, tf.int64), max_pixels)
         return too_big if more_reason is None else tf.where(small, more_reason(), too_big)
 
     ok = small if more_ok is None else small & more_ok
-    return Verdict(ok, reason, height, width, tf.cast(extra, tf.int32))
+    return Verdict(ok, reason, height, width, extra)
 
 
 def jpeg(contents: tf.Tensor, head: tf.Tensor, max_pixels: int, shape: tf.Tensor | None = None) -> Verdict:
@@ -113,14 +119,20 @@ def jpeg(contents: tf.Tensor, head: tf.Tensor, max_pixels: int, shape: tf.Tensor
     def why() -> tf.Tensor:
         return tf.constant(f"JPEG has over {MAX_JPEG_SCANS} scans (progressive scan bomb): refused before decoding")
 
+    shape = tf.cast(shape, tf.int64)
     return _sized(shape[0], shape[1], max_pixels, shape[2], few, why)
 
 
 def png(contents: tf.Tensor, head: tf.Tensor, max_pixels: int, shape: tf.Tensor | None = None) -> Verdict:
     """IHDR: width and height (big-endian) at bytes 16-23, bit depth at 24."""
-    width, height = tf.unstack(_uints(head, 16, 2, tf.int32, False), num=2)
-    depth = _uints(head, 24, 1, tf.uint8, False)[0]
+    width, height, depth = tf.unstack(_fields(head, [(16, 4, False), (20, 4, False), (24, 1, False)]), num=3)
     return _sized(height, width, max_pixels, depth)
+
+
+#: BMP bits per pixel and compression TF reads: 8, 24 or 32 bits, uncompressed or BI_BITFIELDS
+_BMP_MODES = [bpp * 8 + compression for bpp in (8, 24, 32) for compression in (0, 3)]
+#: the grey ramp of an 8-bit BMP's colour table (B, G, R as a 24-bit number per entry)
+_GREY = np.arange(256, dtype=np.int64) * 0x010101
 
 
 def bmp(contents: tf.Tensor, head: tf.Tensor, max_pixels: int, shape: tf.Tensor | None = None) -> Verdict:
@@ -128,56 +140,55 @@ def bmp(contents: tf.Tensor, head: tf.Tensor, max_pixels: int, shape: tf.Tensor 
     compression. TF checks the file size against them; an 8-bit BMP with a colour palette is
     refused here (TF would return palette indices as grey levels), as are compressions TF
     cannot read (it would misread RLE as raw rows)."""
-    offset, dib, width, height, planes_bpp, compression = tf.unstack(_uints(head, 10, 6, tf.int32, True), num=6)
+    layout = [(10, 4, True), (14, 4, True), (18, 4, True), (22, 4, True), (28, 2, True), (30, 4, True)]
+    offset, dib, width, height, bpp, compression = tf.unstack(_fields(head, layout), num=6)
     width = tf.where(width >= 2**31, width - 2**32, width)
     height = tf.abs(tf.where(height >= 2**31, height - 2**32, height))
-    bpp = planes_bpp // 65536
-    compression_ok = tf.equal(compression, 0) | tf.equal(compression, 3)
     # TF reads the fields at fixed offsets whatever the header says it is: a header size below
     # BITMAPINFOHEADER's 40 bytes, or a depth TF does not read, is refused here (as check() does).
-    header_ok = (dib >= 40) & (dib < 2**31) & tf.reduce_any(tf.equal(bpp, [8, 24, 32]))
-
+    mode = bpp * 8 + compression
+    header_ok = (dib >= 40) & (dib < 2**31) & tf.reduce_any(tf.equal(mode, _BMP_MODES))
     # TF reads 8-bit BMPs as grey levels and ignores the colour table: refuse a colour one.
     # Without a branch: the table read is empty unless the BMP is 8-bit.
-    n = tf.cast(tf.strings.length(contents), tf.int64)
+    # (a TF string op that fails puts raw bytes in its message: positions stay in the string)
+    n = tf.cast(tf.strings.length(contents), tf.float64)
     start = tf.minimum(14 + dib, n)
-    length = tf.maximum(tf.minimum(tf.minimum(offset - start, 1024), n - start), 0) // 4 * 4
-    length = tf.where(tf.equal(bpp, 8) & compression_ok, length, 0)
-    table = tf.strings.substr(contents, tf.cast(start, tf.int32), tf.cast(length, tf.int32))
-    entries = tf.reshape(tf.cast(tf.io.decode_raw(table, tf.uint8), tf.int64), [-1, 4])[:, :3]
-    grey = tf.reduce_all(tf.equal(entries, tf.range(tf.shape(entries, out_type=tf.int64)[0])[:, None]))
+    length = tf.where(tf.equal(bpp, 8), tf.clip_by_value(tf.minimum(offset - start, n - start), 0, 1024), 0.0)
+    table = tf.strings.substr(contents, tf.cast(start, tf.int32), tf.cast(length, tf.int32) // 4 * 4)
+    entries = tf.bitwise.bitwise_and(tf.io.decode_raw(table, tf.int32), 0xFFFFFF)
+    grey = tf.reduce_all(tf.equal(tf.cast(entries, tf.int64), tf.constant(_GREY)[: tf.size(entries)]))
 
     def why() -> tf.Tensor:
+        dib_i, bpp_i, comp_i = (tf.cast(v, tf.int64) for v in (dib, bpp, compression))
         return tf.where(
-            ~header_ok,
-            tf.strings.join(["unsupported BMP (", tf.strings.as_string(dib), "-byte header, ",
-                             tf.strings.as_string(bpp), " bits per pixel)"]),  # fmt: skip
+            ~((dib >= 40) & (dib < 2**31) & tf.reduce_any(tf.equal(bpp, [8.0, 24.0, 32.0]))),
+            tf.strings.join(["unsupported BMP (", tf.strings.as_string(dib_i), "-byte header, ",
+                             tf.strings.as_string(bpp_i), " bits per pixel)"]),  # fmt: skip
             tf.where(
-                compression_ok,
+                tf.equal(compression, 0) | tf.equal(compression, 3),
                 "unsupported BMP (8-bit colour palette)",
-                tf.strings.join(["unsupported BMP (compression ", tf.strings.as_string(compression), ")"]),
+                tf.strings.join(["unsupported BMP (compression ", tf.strings.as_string(comp_i), ")"]),
             ),
         )
 
-    return _sized(height, tf.maximum(width, 0), max_pixels, 0, header_ok & compression_ok & grey, why)
+    return _sized(height, tf.maximum(width, 0), max_pixels, 0, header_ok & grey, why)
 
 
 def webp(contents: tf.Tensor, head: tf.Tensor, max_pixels: int, shape: tf.Tensor | None = None) -> Verdict:
     """The canvas size of a lossy (VP8), lossless (VP8L) or extended (VP8X) WebP. Animated
     WebP is refused: TF 2.21's animation path corrupts the heap."""
     chunk = tf.strings.substr(head, 12, 4)
-    b20 = _uints(head, 20, 1, tf.uint8, True)[0]
-    lossy = tf.equal(chunk, b"VP8 ")
-    lossless = tf.equal(chunk, b"VP8L")
-    extended = tf.equal(chunk, b"VP8X")
-    lossy_w, lossy_h = tf.unstack(_uints(head, 26, 2, tf.uint16, True) % 16384, num=2)
-    bits = _uints(head, 21, 1, tf.int32, True)[0]
-    canvas = _uints(head, 24, 6, tf.uint8, True)  # two 24-bit little-endian values, minus one
-    canvas_w = canvas[0] + canvas[1] * 256 + canvas[2] * 65536 + 1
-    canvas_h = canvas[3] + canvas[4] * 256 + canvas[5] * 65536 + 1
-    height = tf.where(lossy, lossy_h, tf.where(lossless, bits // 16384 % 16384 + 1, canvas_h))
-    width = tf.where(lossy, lossy_w, tf.where(lossless, bits % 16384 + 1, canvas_w))
-    still = ~(extended & tf.equal(b20 // 2 % 2, 1))
+    lossy, lossless = tf.equal(chunk, b"VP8 "), tf.equal(chunk, b"VP8L")
+    # lossy: 14-bit sizes at 26 and 28; lossless: two 14-bit sizes minus one packed from 21;
+    # extended: flags at 20, then 24-bit sizes minus one at 24 and 27
+    layout = [(26, 2, True), (28, 2, True), (21, 4, True), (24, 3, True), (27, 3, True), (20, 1, True)]
+    lossy_w, lossy_h, bits, canvas_w, canvas_h, flags = tf.unstack(_fields(head, layout), num=6)
+    height = tf.where(lossy, tf.math.floormod(lossy_h, 16384),
+                      tf.where(lossless, tf.math.floormod(tf.floor(bits / 16384), 16384), canvas_h) + 1)  # fmt: skip
+    width = tf.where(lossy, tf.math.floormod(lossy_w, 16384),
+                     tf.where(lossless, tf.math.floormod(bits, 16384), canvas_w) + 1)  # fmt: skip
+    still = ~(tf.equal(chunk, b"VP8X") & tf.equal(tf.math.floormod(tf.floor(flags / 2), 2), 1))
+
     def why() -> tf.Tensor:
         return tf.constant("animated WebP not supported (TensorFlow's WebP decoder is unsafe on it)")
 
@@ -196,9 +207,8 @@ def gif(contents: tf.Tensor, head: tf.Tensor, max_pixels: int, shape: tf.Tensor 
     forbids it; TF would crop it anyway), so no frame is larger than the screen, which
     ``max_pixels`` bounds, and the frames' total area is checked against ``max_pixels`` too.
     """
-    width, height = tf.unstack(_uints(head, 6, 2, tf.uint16, True), num=2)
+    width, height, flags = tf.unstack(tf.cast(_fields(head, [(6, 2, True), (8, 2, True), (10, 1, True)]), tf.int64))
     screen_w, screen_h = width, height
-    flags = _uints(head, 10, 1, tf.uint8, True)[0]
     data = tf.cast(tf.io.decode_raw(contents + b"\x00" * 16, tf.uint8), tf.int64)
     n = tf.cast(tf.strings.length(contents), tf.int64)
     table = tf.where(flags >= 128, 3 * tf.bitwise.left_shift(tf.constant(2, tf.int64), flags % 8), 0)
