@@ -31,7 +31,8 @@ MAX_JPEG_SCANS = 256
 #: Most GIF blocks (image descriptors, extensions and sub-blocks that are not full 255-byte
 #: runs) walked before the file is refused: bounds the work of the frame walk.
 MAX_GIF_STEPS = 1 << 16
-_GIF_RUN = 64  # full 255-byte sub-blocks skipped per step
+_GIF_RUN = 256  # full 255-byte sub-blocks skipped per step (a 64 KiB window read at once)
+_GIF_STEPS_PER_LOOP = 2  # walk steps per loop iteration
 _MAGICS = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM", b"RIFF", b"WEBP")
 _MAGIC_POS = (0, 0, 0, 0, 0, 0, 8)
 #: format index (1 + FORMATS.index) contributed by each magic match
@@ -209,52 +210,48 @@ def gif(contents: tf.Tensor, head: tf.Tensor, max_pixels: int, shape: tf.Tensor 
     """
     width, height, flags = tf.unstack(tf.cast(_fields(head, [(6, 2, True), (8, 2, True), (10, 1, True)]), tf.int64))
     screen_w, screen_h = width, height
-    data = tf.cast(tf.io.decode_raw(contents + b"\x00" * 16, tf.uint8), tf.int64)
+    # Bytes are read where the walk is (a few per step), never the whole file as numbers.
+    padded = contents + b"\x00" * (_GIF_RUN * 256 + 16)  # every read below stays in the string
     n = tf.cast(tf.strings.length(contents), tf.int64)
     table = tf.where(flags >= 128, 3 * tf.bitwise.left_shift(tf.constant(2, tf.int64), flags % 8), 0)
-    run = tf.range(_GIF_RUN, dtype=tf.int64) * 256
-
-    def at(p):
-        return tf.gather(data, tf.minimum(p, n))
 
     def step(p, chain, done, frames, outside, total):
         # In a sub-block chain: skip full 255-byte sub-blocks in bulk, then one short one.
-        lengths = tf.gather(data, tf.minimum(p + run, n))
-        full = tf.cast(tf.equal(lengths, 255) & (p + run < n), tf.int64)
-        skipped = tf.reduce_sum(tf.math.cumprod(full))  # leading full sub-blocks
-        q = p + 256 * skipped
-        size = at(q)
-        chain_p = tf.where(skipped == _GIF_RUN, q, q + 1 + size)
-        chain_end = (skipped < _GIF_RUN) & tf.equal(size, 0)
+        piece = tf.strings.substr(padded, tf.cast(tf.minimum(p, n), tf.int32), _GIF_RUN * 256 + 1)
+        window = tf.io.decode_raw(piece, tf.uint8)  # uint8: only the bytes used become int64
+        full = tf.cast(tf.equal(window[:-1:256], 255), tf.int64)  # each next sub-block's length byte
+        skipped = tf.reduce_sum(tf.math.cumprod(full))  # leading full ones (the padding is zeros)
+        size = tf.cast(tf.gather(window, 256 * skipped), tf.int64)  # the first short one (0 ends the chain)
+        short = skipped < _GIF_RUN
+        chain_p = p + 256 * skipped + (1 + size) * tf.cast(short, tf.int64)
+        chain_end = short & tf.equal(size, 0)
         # At a block introducer: image descriptor (0x2C), extension (0x21) or trailer (0x3B).
-        kind = at(p)
-        fields = tf.gather(data, tf.minimum(p + tf.range(1, 10, dtype=tf.int64), n))
-        left, top = fields[0] + 256 * fields[1], fields[2] + 256 * fields[3]
-        fw, fh = fields[4] + 256 * fields[5], fields[6] + 256 * fields[7]
-        local = tf.where(fields[8] >= 128, 3 * tf.bitwise.left_shift(tf.constant(2, tf.int64), fields[8] % 8), 0)
+        kind, left, top, fw, fh, local = tf.unstack(tf.cast(_GIF_BLOCK(window[:10]), tf.int64), num=6)
+        local = tf.where(local >= 128, 3 * tf.bitwise.left_shift(tf.constant(2, tf.int64), local % 8), 0)
         image = tf.equal(kind, 0x2C)
-        block_p = tf.where(image, p + 11 + local, p + 2)
-        block_ok = image | tf.equal(kind, 0x21)
         live = ~done & (p < n)
         new_frame = live & ~chain & image
         return (
-            tf.where(live, tf.where(chain, chain_p, block_p), p),
-            tf.where(live, tf.where(chain, ~chain_end, block_ok), chain),
-            done | ~live | (~chain & ~block_ok),
+            tf.where(live, tf.where(chain, chain_p, tf.where(image, p + 11 + local, p + 2)), p),
+            tf.where(live, tf.where(chain, ~chain_end, image | tf.equal(kind, 0x21)), chain),
+            done | ~live | (~chain & ~image & ~tf.equal(kind, 0x21)),
             frames + tf.cast(new_frame, tf.int64),
             outside | (new_frame & ((left + fw > screen_w) | (top + fh > screen_h))),
             total + tf.where(new_frame, fw * fh, 0),
         )
 
     def body(*state):
-        for _ in range(4):  # fewer loop iterations: each costs a function call
+        for _ in range(_GIF_STEPS_PER_LOOP):  # fewer loop iterations: each costs function calls
             state = step(*state)
         return state
 
+    # In a tf.data map the loop costs ~1 ms per GIF whatever its body (measured: unrolling the
+    # steps inline costs as much, each step being ~45 ops); the steps only read the bytes they
+    # need (a 64 KiB window), so the cost hardly grows with the file.
     zero = tf.constant(0, tf.int64)
     init = (13 + table, tf.constant(False), tf.constant(False), zero, tf.constant(False), zero)
     p, _, done, frames, outside, total = tf.while_loop(
-        lambda p, chain, done, *_: ~done, body, init, maximum_iterations=MAX_GIF_STEPS // 4
+        lambda p, chain, done, *_: ~done, body, init, maximum_iterations=MAX_GIF_STEPS // _GIF_STEPS_PER_LOOP
     )
 
     def why() -> tf.Tensor:
@@ -267,6 +264,16 @@ def gif(contents: tf.Tensor, head: tf.Tensor, max_pixels: int, shape: tf.Tensor 
 
     within = done & ~outside & (total <= max_pixels)
     return _sized(height, width, max_pixels, frames, within, why)
+
+
+def _GIF_BLOCK(block: tf.Tensor) -> tf.Tensor:  # noqa: N802 - a constant-like helper
+    """A block's first 10 bytes (int64) -> kind, left, top, width, height, flags (float64)."""
+    weights = np.zeros((10, 6))
+    weights[0, 0] = 1
+    for k, pos in enumerate((1, 3, 5, 7), start=1):
+        weights[pos, k], weights[pos + 1, k] = 1, 256
+    weights[9, 5] = 1
+    return tf.matmul(tf.cast(block, tf.float64)[None], tf.constant(weights, tf.float64))[0]
 
 
 BRANCHES = {"jpeg": jpeg, "png": png, "gif": gif, "bmp": bmp, "webp": webp}
