@@ -21,7 +21,7 @@ def _header_pass(paths: list[str], max_pixels: int):
 
     def inspect(path):
         contents = tf.io.read_file(path)
-        header = _headers.inspect(contents, _headers.FORMATS, max_pixels)
+        header = _headers.inspect_header(contents, _headers.FORMATS, max_pixels)
         names = tf.constant(("",) + _headers.FORMATS)
         return tf.gather(names, header.fmt), header.height, header.width, header.ok, _exif.orientation(contents)
 

@@ -47,7 +47,6 @@ __all__ = ["export"]
 
 _DECODER_FILE = "kerasimg_decoder.json"  # under <path>/assets.extra/
 
-_DTYPES = {"uint8": tf.uint8, "uint16": tf.uint16, "float32": tf.float32}
 _HALF = (tf.float16, tf.bfloat16)
 
 
@@ -249,14 +248,6 @@ class _Serving:
 
         indices = tf.range(tf.shape(image_bytes, out_type=tf.int64)[0])
         return tf.map_fn(one, (image_bytes, indices), fn_output_signature=self.spec)
-
-
-def _resize_like_decoder(decoder: ImageDecoder, images: tf.Tensor) -> tf.Tensor:
-    """Kept for old callers: ``decoder.resize_images(images)``."""
-    return decoder.resize_images(images)
-
-
-# ---------------------------------------------------------------------- internals
 
 
 def _decoder_for(model: keras.Model, decoder: ImageDecoder | None) -> ImageDecoder:

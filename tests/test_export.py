@@ -35,7 +35,7 @@ from corpus import (  # noqa: E402
 import kerasimg  # noqa: E402
 from kerasimg import layers  # noqa: E402
 from kerasimg.data import ImageDecoder  # noqa: E402
-from kerasimg.export import _resize_like_decoder, export  # noqa: E402
+from kerasimg.export import export  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 RNG = np.random.default_rng(2024)
@@ -200,7 +200,7 @@ def test_raw_images_follow_the_decoders_resize_and_rounding(kwargs):
     decoder = ImageDecoder(**kwargs)
     for shape in ((3, 50, 70), (2, 17, 90), (1, 32, 40)):
         batch = _batch(*shape, c=decoder.channels)
-        ours = _resize_like_decoder(decoder, tf.constant(batch)).numpy()
+        ours = decoder.resize_images(tf.constant(batch)).numpy()
         reference = _decoded(decoder, batch)
         assert ours.dtype == reference.dtype
         assert _delta(ours, reference) == 0.0
@@ -244,7 +244,7 @@ def test_serving_bytes_equals_the_model_on_from_files(image_files, tmp_path, cro
     # The large JPEG really was decoded at a reduced DCT scale (not full size, then resized).
     full = ImageDecoder(image_size=None).decode(blobs[0]).numpy()
     assert full.shape == (800, 1000, 3)
-    via_full = _resize_like_decoder(ds.decoder, tf.constant(full[None])).numpy()[0]
+    via_full = ds.decoder.resize_images(tf.constant(full[None])).numpy()[0]
     assert _delta(via_full, ds.decoder.decode(blobs[0]).numpy()) > 0
 
 

@@ -6,7 +6,7 @@ every frame's image descriptor; BMP info header; WebP VP8/VP8L/VP8X) and the for
 bounds (JPEG scan count, GIF frame count and total frame area, BMP depth and palette,
 animated WebP), then hands the bytes to TensorFlow's decoder. Truncation and corrupt data
 are left to TF's decoders, which refuse both with ``InvalidArgumentError``; the detailed
-structural inspector (``_headers.inspect``) is not on this path: it only explains failures.
+structural inspector (``_headers.inspect_header``) is not on this path: it only explains failures.
 
 Every function here builds graph ops, never raises on any input, and keeps its op count small:
 ``tests/data/test_guard.py`` pins a budget per format.
@@ -15,11 +15,12 @@ Every function here builds graph ops, never raises on any input, and keeps its o
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import tensorflow as tf
 
+from kerasimg.data import _headers
 from kerasimg.data._headers import FORMATS, too_big_reason
 
 HEAD = 40  # bytes read at fixed offsets (zero-padded): every size field lies within them
@@ -285,3 +286,94 @@ def refusal(fmt: tf.Tensor, n: tf.Tensor, allowed: list[str]) -> tf.Tensor:
         f"format {name} not allowed (formats={', '.join(allowed)})" for name in FORMATS
     ]
     return tf.where(tf.equal(n, 0), "empty file", tf.gather(texts, fmt))
+
+
+class GuardedDecode:
+    """The guard in front of the pixel path, for the settings of an ``ImageDecoder`` (a mixin:
+    it reads ``formats``, ``max_pixels``, ``max_file_bytes`` and the format tables from
+    ``self``): :meth:`_decode` is what every decode runs, :meth:`_explain` why one failed."""
+
+    def _decode(self, contents: tf.Tensor, exact: bool = True, box: Any = None) -> tf.Tensor:
+        """The lean guard, then TF's decoder: a few ops per format (see ``_guard``).
+
+        One lowered ``switch_case`` on the format (0: refuse), none when one format is allowed.
+        Nodes are what cost in a tf.data map, dead ones included: the PNG path is ~100 nodes,
+        the BMP palette check has no branch, and in the adapter's map (``exact=False``) a
+        refusal is an ``Assert`` with a constant message (an ``Assert`` with numbers is wrapped
+        in a branch by TF; ``why_bad`` explains failures). The JPEG DCT scale is a small switch
+        inside the JPEG branch: a decode's own fixed cost is far above a branch's.
+        """
+        n = tf.strings.length(contents)
+        head = head_of(contents)
+
+        def refuse() -> tf.Tensor:
+            if exact:
+                data = [tf.strings.join(["kerasimg: ", self._refusal(n, fmt)])]
+            else:
+                data = [f"kerasimg: empty, not one of formats={self.formats}, or over max_file_bytes"]
+            with tf.control_dependencies([tf.debugging.Assert(False, data, name="kerasimg_check")]):
+                return self._blank()
+
+        def run(name: str):
+            def branch_fn() -> tf.Tensor:
+                verdict = BRANCHES[name](contents, head, self.max_pixels)
+                if exact:  # the reason, as why_bad gives it (strings cost: only where read)
+                    data = [tf.strings.join(["kerasimg: ", verdict.reason()])]
+                else:  # in the adapter's map, where why_bad explains failures; strings only
+                    data = [f"kerasimg: {name} over max_pixels or a format bound (why_bad explains)"]
+                with tf.control_dependencies([tf.debugging.Assert(verdict.ok, data, name="kerasimg_check")]):
+                    checked = tf.identity(contents)
+                return self._decoders[name](checked, verdict, box)
+
+            return branch_fn
+
+        if len(self._allowed) == 1:  # one format: no branch at all
+            name = self._allowed[0]
+            verdict = BRANCHES[name](contents, head, self.max_pixels)
+            if exact:
+                fmt = fmt_index(head)
+                refused = (n > self.max_file_bytes) | tf.not_equal(fmt, 1 + FORMATS.index(name))
+                reason = tf.where(refused, self._refusal(n, fmt), verdict.reason())
+                ok, data = ~refused & verdict.ok, [tf.strings.join(["kerasimg: ", reason])]
+            else:  # strings only: an Assert with numbers is wrapped in a branch by TF (+40 us/image)
+                ok = is_format(head, name) & (n <= self.max_file_bytes) & verdict.ok
+                data = [f"kerasimg: not {name}, or over max_pixels or a format bound (why_bad explains)"]
+            with tf.control_dependencies([tf.debugging.Assert(ok, data, name="kerasimg_check")]):
+                checked = tf.identity(contents)
+            return tf.ensure_shape(self._decoders[name](checked, verdict, box), self.output_shape)
+        fmt = fmt_index(head)
+        branch = tf.where(n > self.max_file_bytes, 0, tf.gather(self._branch_of_fmt, fmt))
+        image = tf.switch_case(branch, [refuse] + [run(name) for name in self._allowed])
+        return tf.ensure_shape(image, self.output_shape)
+
+    def _refusal(self, n: tf.Tensor, fmt: tf.Tensor) -> tf.Tensor:
+        """Why bytes are refused before any format branch: too many, empty or unknown format."""
+        return tf.where(
+            n > self.max_file_bytes,
+            tf.strings.join([tf.strings.as_string(n), f" bytes, over max_file_bytes={self.max_file_bytes}"]),
+            refusal(fmt, n, self._allowed),
+        )
+
+    def _explain(self, contents: tf.Tensor) -> tf.Tensor:
+        """Why ``decode`` refused ``contents`` (graph): the detailed inspector's reason, else
+        the lean guard's, else TF's decoder refused the pixels. Never raises."""
+        header = _headers.inspect_header(contents, self.formats, self.max_pixels)
+        corrupt = "corrupt image data (the header is valid but TensorFlow could not decode the pixels)"
+
+        def lean() -> tf.Tensor:  # the inspector accepted the header: its sizes are sound
+            n = tf.strings.length(contents)
+            head = head_of(contents)
+            fmt = fmt_index(head)
+
+            def run(name: str):
+                def branch_fn() -> tf.Tensor:
+                    shape = tf.stack([header.height, header.width, tf.cast(header.extra, tf.int64)])
+                    verdict = BRANCHES[name](contents, head, self.max_pixels, shape=shape)
+                    return tf.where(verdict.ok, corrupt, verdict.reason())
+
+                return branch_fn
+
+            index = tf.where(n > self.max_file_bytes, 0, tf.gather(self._branch_of_fmt, fmt))
+            return tf.switch_case(index, [lambda: self._refusal(n, fmt)] + [run(f) for f in self._allowed])
+
+        return tf.cond(header.ok, lean, lambda: header.reason)

@@ -399,7 +399,7 @@ def _describe(code, a, b, fmt, allowed: list[str], max_pixels: int) -> tf.Tensor
     return tf.strings.join(pieces)
 
 
-def inspect(contents: tf.Tensor, formats: tuple[str, ...], max_pixels: int) -> Header:
+def inspect_header(contents: tf.Tensor, formats: tuple[str, ...], max_pixels: int) -> Header:
     """Check ``contents`` (scalar string) without decoding a pixel; never raises."""
     n = tf.strings.length(contents)
     fmt, is_tiff, head = detect(contents, n)
@@ -433,46 +433,3 @@ def inspect(contents: tf.Tensor, formats: tuple[str, ...], max_pixels: int) -> H
         ok, lambda: tf.constant(""), lambda: _describe(code, a, b, fmt, allowed, max_pixels)
     )
     return Header(fmt, h, w, parsed.extra, ok, reason)
-
-
-# ---------------------------------------------------------------- pixel helpers
-
-
-def crop_window(h, w, th: int, tw: int):
-    """The centred crop of aspect ``th:tw``, as ``keras.ops.image.resize`` computes it."""
-    ch = tf.clip_by_value(w * th // tw, 1, tf.maximum(h, 1))
-    cw = tf.clip_by_value(h * tw // th, 1, tf.maximum(w, 1))
-    return (h - ch) // 2, (w - cw) // 2, ch, cw
-
-
-def to_channels(image: tf.Tensor, channels: int) -> tf.Tensor:
-    """Converts an image with 1, 2, 3 or 4 channels to ``channels`` (1, 3 or 4).
-
-    Grey is replicated, alpha dropped or kept, an opaque alpha added; RGB to grey is luma.
-    When the source channel count is only known at run time, one branch per count.
-    """
-    have = image.shape[-1]
-    if have is None:
-        branches = [
-            (lambda k=k: to_channels(tf.ensure_shape(image, [None, None, k]), channels))
-            for k in (1, 2, 3, 4)
-        ]
-        return tf.switch_case(tf.clip_by_value(tf.shape(image)[-1] - 1, 0, 3), branches)
-    if have == channels:
-        return image
-    colour = image[..., :3] if have >= 3 else tf.tile(image[..., :1], [1, 1, 3])
-    if channels == 1:
-        return luma(colour) if have >= 3 else image[..., :1]
-    if channels == 3:
-        return colour
-    if have in (2, 4):
-        return tf.concat([colour, image[..., -1:]], axis=-1)
-    opaque = tf.fill(tf.concat([tf.shape(image)[:2], [1]], 0), tf.cast(image.dtype.max, image.dtype))
-    return tf.concat([colour, opaque], axis=-1)
-
-
-def luma(rgb: tf.Tensor) -> tf.Tensor:
-    """ITU-R 601 luma, rounded, in the input dtype (grey in, the same grey out)."""
-    weights = tf.constant([0.299, 0.587, 0.114], tf.float32)
-    value = tf.tensordot(tf.cast(rgb, tf.float32), weights, axes=[[2], [0]])[..., None]
-    return tf.saturate_cast(tf.round(value), rgb.dtype)

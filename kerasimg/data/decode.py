@@ -13,20 +13,20 @@ import tensorflow as tf
 
 from kerasimg._validate import is_int as _is_int
 from kerasimg._validate import require as _require
-from kerasimg.data import _exif, _guard, _headers
+from kerasimg.data import _headers
+from kerasimg.data._guard import GuardedDecode
 from kerasimg.data._headers import FORMATS
+from kerasimg.data._pixels import _DTYPES, PixelPath
 
 _no_autograph = tf.autograph.experimental.do_not_convert
-_DTYPES = {"uint8": tf.uint8, "uint16": tf.uint16, "float32": tf.float32}
 _INTERPOLATIONS = (
     "bilinear", "nearest", "bicubic", "area", "lanczos3", "lanczos5", "gaussian", "mitchellcubic",
 )  # fmt: skip
-_RATIOS = (1, 2, 4, 8)  # JPEG DCT scale denominators supported by libjpeg through TF
 #: Default bound on the bytes of one encoded image (a file's size, from ``stat``, before it is read).
 MAX_FILE_BYTES = 256 * 2**20
 
 
-class ImageDecoder:
+class ImageDecoder(GuardedDecode, PixelPath):
     """Decodes encoded image bytes safely and quickly, in graph mode, with pure TF ops.
 
     The same object serves the tf.data adapter (``decode`` inside ``Dataset.map``), Python
@@ -268,30 +268,6 @@ class ImageDecoder:
 
         return tf.cond(tf.equal(tf.size(got, out_type=tf.int64), count + 1), lambda: decoded[:-1], refuse)
 
-    def _explain(self, contents: tf.Tensor) -> tf.Tensor:
-        """Why ``decode`` refused ``contents`` (graph): the detailed inspector's reason, else
-        the lean guard's, else TF's decoder refused the pixels. Never raises."""
-        header = _headers.inspect(contents, self.formats, self.max_pixels)
-        corrupt = "corrupt image data (the header is valid but TensorFlow could not decode the pixels)"
-
-        def lean() -> tf.Tensor:  # the inspector accepted the header: its sizes are sound
-            n = tf.strings.length(contents)
-            head = _guard.head_of(contents)
-            fmt = _guard.fmt_index(head)
-
-            def run(name: str):
-                def branch_fn() -> tf.Tensor:
-                    shape = tf.stack([header.height, header.width, tf.cast(header.extra, tf.int64)])
-                    verdict = _guard.BRANCHES[name](contents, head, self.max_pixels, shape=shape)
-                    return tf.where(verdict.ok, corrupt, verdict.reason())
-
-                return branch_fn
-
-            index = tf.where(n > self.max_file_bytes, 0, tf.gather(self._branch_of_fmt, fmt))
-            return tf.switch_case(index, [lambda: self._refusal(n, fmt)] + [run(f) for f in self._allowed])
-
-        return tf.cond(header.ok, lean, lambda: header.reason)
-
     @_no_autograph  # plain TF ops, built as written (also inside a user's tf.function)
     def resize_images(self, images: tf.Tensor) -> tf.Tensor:
         """Crops, resizes and converts decoded uint8 images as ``decode`` does after decoding.
@@ -412,212 +388,8 @@ class ImageDecoder:
         return None, reason
 
     def _check(self, contents: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        header = _headers.inspect(contents, self.formats, self.max_pixels)
+        header = _headers.inspect_header(contents, self.formats, self.max_pixels)
         return header.ok, header.reason
-
-    def _decode(self, contents: tf.Tensor, exact: bool = True, box: Any = None) -> tf.Tensor:
-        """The lean guard, then TF's decoder: a few ops per format (see ``_guard``).
-
-        One lowered ``switch_case`` on the format (0: refuse), none when one format is allowed.
-        Nodes are what cost in a tf.data map, dead ones included: the PNG path is ~100 nodes,
-        the BMP palette check has no branch, and in the adapter's map (``exact=False``) a
-        refusal is an ``Assert`` with a constant message (an ``Assert`` with numbers is wrapped
-        in a branch by TF; ``why_bad`` explains failures). The JPEG DCT scale is a small switch
-        inside the JPEG branch: a decode's own fixed cost is far above a branch's.
-        """
-        n = tf.strings.length(contents)
-        head = _guard.head_of(contents)
-
-        def refuse() -> tf.Tensor:
-            if exact:
-                data = [tf.strings.join(["kerasimg: ", self._refusal(n, fmt)])]
-            else:
-                data = [f"kerasimg: empty, not one of formats={self.formats}, or over max_file_bytes"]
-            with tf.control_dependencies([tf.debugging.Assert(False, data, name="kerasimg_check")]):
-                return self._blank()
-
-        def run(name: str):
-            def branch_fn() -> tf.Tensor:
-                verdict = _guard.BRANCHES[name](contents, head, self.max_pixels)
-                if exact:  # the reason, as why_bad gives it (strings cost: only where read)
-                    data = [tf.strings.join(["kerasimg: ", verdict.reason()])]
-                else:  # in the adapter's map, where why_bad explains failures; strings only
-                    data = [f"kerasimg: {name} over max_pixels or a format bound (why_bad explains)"]
-                with tf.control_dependencies([tf.debugging.Assert(verdict.ok, data, name="kerasimg_check")]):
-                    checked = tf.identity(contents)
-                return self._decoders[name](checked, verdict, box)
-
-            return branch_fn
-
-        if len(self._allowed) == 1:  # one format: no branch at all
-            name = self._allowed[0]
-            verdict = _guard.BRANCHES[name](contents, head, self.max_pixels)
-            if exact:
-                fmt = _guard.fmt_index(head)
-                refused = (n > self.max_file_bytes) | tf.not_equal(fmt, 1 + FORMATS.index(name))
-                reason = tf.where(refused, self._refusal(n, fmt), verdict.reason())
-                ok, data = ~refused & verdict.ok, [tf.strings.join(["kerasimg: ", reason])]
-            else:  # strings only: an Assert with numbers is wrapped in a branch by TF (+40 us/image)
-                ok = _guard.is_format(head, name) & (n <= self.max_file_bytes) & verdict.ok
-                data = [f"kerasimg: not {name}, or over max_pixels or a format bound (why_bad explains)"]
-            with tf.control_dependencies([tf.debugging.Assert(ok, data, name="kerasimg_check")]):
-                checked = tf.identity(contents)
-            return tf.ensure_shape(self._decoders[name](checked, verdict, box), self.output_shape)
-        fmt = _guard.fmt_index(head)
-        branch = tf.where(n > self.max_file_bytes, 0, tf.gather(self._branch_of_fmt, fmt))
-        image = tf.switch_case(branch, [refuse] + [run(name) for name in self._allowed])
-        return tf.ensure_shape(image, self.output_shape)
-
-    def _refusal(self, n: tf.Tensor, fmt: tf.Tensor) -> tf.Tensor:
-        """Why bytes are refused before any format branch: too many, empty or unknown format."""
-        return tf.where(
-            n > self.max_file_bytes,
-            tf.strings.join([tf.strings.as_string(n), f" bytes, over max_file_bytes={self.max_file_bytes}"]),
-            _guard.refusal(fmt, n, self._allowed),
-        )
-
-    def _blank(self, batch: Any = None) -> tf.Tensor:
-        """Zeros of the output shape (0x0 without ``image_size``), ``[batch, ...]`` if given."""
-        height, width = self.image_size or (0, 0)
-        shape = [height, width, self.channels] if batch is None else [batch, height, width, self.channels]
-        return tf.zeros(shape, _DTYPES[self.dtype])
-
-    def _decode_jpeg(self, contents: tf.Tensor, header: Any, box: Any = None) -> tf.Tensor:
-        cmyk = tf.equal(header.extra, 4)  # libjpeg cannot turn CMYK into grey directly
-        h, w = header.height, header.width
-        orientation = _exif.orientation(contents) if self.exif_orientation else None
-        if self.image_size is None:
-            image = self._jpeg(contents, cmyk, 1, None)
-            return self._finish(self._upright(image, orientation), False, crop=False)
-        th, tw = self.image_size
-        # Windows are chosen on the upright image (what a viewer shows), then mapped back to
-        # the stored pixels, which libjpeg decodes (a 90-degree turn swaps height and width).
-        swap = _exif.swaps_axes(orientation) if orientation is not None else tf.constant(False)
-        uh, uw = tf.where(swap, w, h), tf.where(swap, h, w)
-        windowed = box is not None or self.crop_to_aspect_ratio
-        if box is not None:  # decode-time crop: the box drawn from the (upright) header size
-            window = [tf.cast(v, tf.int64) for v in box(uh, uw)]
-        elif self.crop_to_aspect_ratio:
-            window = list(_headers.crop_window(uh, uw, th, tw))
-        else:
-            window = [tf.constant(0, tf.int64), tf.constant(0, tf.int64), uh, uw]
-        y0, x0, ch, cw = _stored_window(orientation, h, w, *window) if orientation is not None else window
-        th, tw = tf.constant(th, tf.int64), tf.constant(tw, tf.int64)
-        th, tw = tf.where(swap, tw, th), tf.where(swap, th, tw)  # the target, in stored orientation
-        # Largest DCT ratio whose (conservatively floored) output still covers the target.
-        index = tf.constant(0)
-        for i, ratio in enumerate(_RATIOS[1:], start=1):
-            index = tf.where((ch // ratio >= th) & (cw // ratio >= tw), i, index)
-        # One decoder per ratio in a switch: only the chosen one runs (a decode has a fixed
-        # cost of its own, far above the branch's: running the others on a tiny JPEG cost
-        # 0.8 CPU ms per ImageNet-sized image).
-        def at(ratio: int):
-            def run() -> tf.Tensor:
-                if not windowed:
-                    return self._jpeg(contents, cmyk, ratio, None)
-                # libjpeg crops in the scaled image: cover the full-size window, rounding out.
-                ys, xs = y0 // ratio, x0 // ratio
-                ye = tf.minimum(-(-(y0 + ch) // ratio), -(-h // ratio))
-                xe = tf.minimum(-(-(x0 + cw) // ratio), -(-w // ratio))
-                window = tf.cast(tf.stack([ys, xs, ye - ys, xe - xs]), tf.int32)
-                return self._jpeg(contents, cmyk, ratio, window)
-
-            return run
-
-        image = tf.switch_case(index, [at(ratio) for ratio in _RATIOS])
-        return self._finish(self._upright(image, orientation), False, crop=False)
-
-    def _upright(self, image: tf.Tensor, orientation: tf.Tensor | None) -> tf.Tensor:
-        """The decoded JPEG turned as its EXIF Orientation says (as a photo viewer shows it)."""
-        if orientation is None:
-            return image
-        return tf.ensure_shape(_exif.apply(image, orientation), [None, None, self.channels])
-
-    def _jpeg(self, contents, cmyk, ratio: int, window) -> tf.Tensor:
-        def run(channels: int) -> tf.Tensor:
-            if window is None:
-                return tf.io.decode_jpeg(contents, channels=channels, ratio=ratio)
-            return tf.io.decode_and_crop_jpeg(contents, window, channels=channels, ratio=ratio)
-
-        if self.channels == 1:
-            return tf.cond(cmyk, lambda: _headers.luma(run(3)), lambda: run(1))
-        return _headers.to_channels(run(3), self.channels)
-
-    def _decode_png(self, contents: tf.Tensor, header: Any, box: Any = None) -> tf.Tensor:
-        def run(dtype: tf.DType) -> tf.Tensor:
-            image = tf.io.decode_png(contents, channels=self.channels, dtype=dtype)
-            return self._finish(image, dtype == tf.uint16, box=box)
-
-        # 16-bit PNGs at 16 bits (rounded, never truncated to the high byte); 8-bit ones at 8
-        # (a 16-bit decode of every PNG cost ~0.4 CPU ms on a 400x300 image).
-        sixteen = tf.equal(header.extra, 16)
-        if self.image_size is None:
-            return tf.cond(sixteen, lambda: run(tf.uint16), lambda: run(tf.uint8))
-
-        def pixels(dtype: tf.DType) -> tf.Tensor:  # the branch holds the decode only
-            image = tf.cast(tf.io.decode_png(contents, channels=self.channels, dtype=dtype), tf.float32)
-            return image / 257.0 if dtype == tf.uint16 else image
-
-        return self._finish(tf.cond(sixteen, lambda: pixels(tf.uint16), lambda: pixels(tf.uint8)), box=box)
-
-    def _decode_gif(self, contents: tf.Tensor, header: Any, box: Any = None) -> tf.Tensor:
-        # DecodeImage with expand_animations=False returns the first frame only.
-        image = tf.io.decode_image(contents, channels=3, expand_animations=False)
-        return self._finish(_headers.to_channels(tf.ensure_shape(image, [None, None, 3]), self.channels), box=box)
-
-    def _decode_bmp(self, contents: tf.Tensor, header: Any, box: Any = None) -> tf.Tensor:
-        image = tf.io.decode_bmp(contents, channels=4 if self.channels == 4 else 3)
-        return self._finish(_headers.luma(image) if self.channels == 1 else image, box=box)
-
-    def _decode_webp(self, contents: tf.Tensor, header: Any, box: Any = None) -> tf.Tensor:
-        # DecodeWebP gives the file's own channel count (3 or 4): converted without a branch.
-        image = tf.io.decode_webp(contents, channels=0)[0]
-        if self.channels == 4:  # opaque alpha where the file has none
-            image = tf.pad(image, [[0, 0], [0, 0], [0, 4 - tf.shape(image)[2]]], constant_values=255)
-        else:
-            image = image[..., :3]
-            image = _headers.luma(image) if self.channels == 1 else image
-        return self._finish(tf.ensure_shape(image, [None, None, self.channels]), box=box)
-
-    def _finish(self, image: tf.Tensor, sixteen_bit: bool = False, crop: bool = True, box: Any = None) -> tf.Tensor:
-        """Crop (when asked), resize to ``image_size`` and convert to ``dtype``; rank 3 or 4."""
-        dtype = _DTYPES[self.dtype]
-        if self.image_size is None:
-            if self.dtype == "uint8" and sixteen_bit:
-                return tf.cast((tf.cast(image, tf.int32) + 128) // 257, tf.uint8)
-            if self.dtype == "uint16" and not sixteen_bit:
-                return tf.cast(image, tf.uint16) * 257
-            if self.dtype == "float32":
-                return tf.cast(image, tf.float32) / (257.0 if sixteen_bit else 1.0)
-            return image
-        if crop and box is not None:  # rank 3 only: one image's box
-            shape = tf.shape(image, out_type=tf.int64)
-            y0, x0, ch, cw = (tf.cast(v, tf.int64) for v in box(shape[0], shape[1]))
-            image = image[y0 : y0 + ch, x0 : x0 + cw]
-        elif crop and self.crop_to_aspect_ratio:
-            shape = tf.shape(image, out_type=tf.int64)
-            y0, x0, ch, cw = _headers.crop_window(shape[-3], shape[-2], *self.image_size)
-            image = image[..., y0 : y0 + ch, x0 : x0 + cw, :]
-        pixels = tf.cast(image, tf.float32)
-        if sixteen_bit:
-            pixels = pixels / 257.0
-        pixels = tf.image.resize(pixels, self.image_size, method=self.interpolation)
-        if self.dtype == "float32":
-            return tf.clip_by_value(pixels, 0.0, 255.0)
-        scale = 257.0 if self.dtype == "uint16" else 1.0
-        return tf.saturate_cast(tf.round(pixels * scale), dtype)
-
-
-def _stored_window(orientation, h, w, y, x, bh, bw) -> list[tf.Tensor]:
-    """A window ``(y, x, bh, bw)`` of the upright image, in the stored image's coordinates
-    (``h x w`` as stored), for each EXIF orientation (Pillow's ``exif_transpose`` meaning)."""
-    k = tf.clip_by_value(orientation, 1, 8) - 1
-    down, right = h - y - bh, w - x - bw  # the window's distance to the bottom / right edge
-    up, left = h - x - bw, w - y - bh  # the same after a quarter turn
-    ys = tf.stack([y, y, down, down, x, up, up, x])
-    xs = tf.stack([x, right, right, x, y, y, left, left])
-    swap = _exif.swaps_axes(orientation)
-    return [tf.gather(ys, k), tf.gather(xs, k), tf.where(swap, bw, bh), tf.where(swap, bh, bw)]
 
 
 def _scalar(contents: Any) -> tf.Tensor:

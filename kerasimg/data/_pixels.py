@@ -1,0 +1,215 @@
+"""The pixel path of :class:`kerasimg.data.ImageDecoder` (private): each format's TF decoder,
+then crop, resize and dtype conversion, written once.
+
+Every decoded image goes through :meth:`PixelPath._finish`, and so do raw uint8 images
+(``ImageDecoder.resize_images``, what an export's ``serving_default`` runs): the dataset, the
+``serving_bytes`` and the ``serving_default`` signatures share the same ops and rounding. The
+guard (``_guard``) runs before any of this; nothing here checks bytes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import tensorflow as tf
+
+from kerasimg.data import _exif
+
+_DTYPES = {"uint8": tf.uint8, "uint16": tf.uint16, "float32": tf.float32}
+_RATIOS = (1, 2, 4, 8)  # JPEG DCT scale denominators supported by libjpeg through TF
+
+
+class PixelPath:
+    """Decode, crop, resize and convert, for the settings of an ``ImageDecoder`` (a mixin: it
+    reads ``image_size``, ``channels``, ``crop_to_aspect_ratio``, ``dtype``, ``interpolation``
+    and ``exif_orientation`` from ``self``)."""
+
+    image_size: tuple[int, int] | None
+    channels: int
+    crop_to_aspect_ratio: bool
+    dtype: str
+    interpolation: str
+    exif_orientation: bool
+
+    def _blank(self, batch: Any = None) -> tf.Tensor:
+        """Zeros of the output shape (0x0 without ``image_size``), ``[batch, ...]`` if given."""
+        height, width = self.image_size or (0, 0)
+        shape = [height, width, self.channels] if batch is None else [batch, height, width, self.channels]
+        return tf.zeros(shape, _DTYPES[self.dtype])
+
+    def _decode_jpeg(self, contents: tf.Tensor, header: Any, box: Any = None) -> tf.Tensor:
+        cmyk = tf.equal(header.extra, 4)  # libjpeg cannot turn CMYK into grey directly
+        h, w = header.height, header.width
+        orientation = _exif.orientation(contents) if self.exif_orientation else None
+        if self.image_size is None:
+            image = self._jpeg(contents, cmyk, 1, None)
+            return self._finish(self._upright(image, orientation), False, crop=False)
+        th, tw = self.image_size
+        # Windows are chosen on the upright image (what a viewer shows), then mapped back to
+        # the stored pixels, which libjpeg decodes (a 90-degree turn swaps height and width).
+        swap = _exif.swaps_axes(orientation) if orientation is not None else tf.constant(False)
+        uh, uw = tf.where(swap, w, h), tf.where(swap, h, w)
+        windowed = box is not None or self.crop_to_aspect_ratio
+        if box is not None:  # decode-time crop: the box drawn from the (upright) header size
+            window = [tf.cast(v, tf.int64) for v in box(uh, uw)]
+        elif self.crop_to_aspect_ratio:
+            window = list(crop_window(uh, uw, th, tw))
+        else:
+            window = [tf.constant(0, tf.int64), tf.constant(0, tf.int64), uh, uw]
+        y0, x0, ch, cw = _stored_window(orientation, h, w, *window) if orientation is not None else window
+        th, tw = tf.constant(th, tf.int64), tf.constant(tw, tf.int64)
+        th, tw = tf.where(swap, tw, th), tf.where(swap, th, tw)  # the target, in stored orientation
+        # Largest DCT ratio whose (conservatively floored) output still covers the target.
+        index = tf.constant(0)
+        for i, ratio in enumerate(_RATIOS[1:], start=1):
+            index = tf.where((ch // ratio >= th) & (cw // ratio >= tw), i, index)
+        # One decoder per ratio in a switch: only the chosen one runs (a decode has a fixed
+        # cost of its own, far above the branch's: running the others on a tiny JPEG cost
+        # 0.8 CPU ms per ImageNet-sized image).
+        def at(ratio: int):
+            def run() -> tf.Tensor:
+                if not windowed:
+                    return self._jpeg(contents, cmyk, ratio, None)
+                # libjpeg crops in the scaled image: cover the full-size window, rounding out.
+                ys, xs = y0 // ratio, x0 // ratio
+                ye = tf.minimum(-(-(y0 + ch) // ratio), -(-h // ratio))
+                xe = tf.minimum(-(-(x0 + cw) // ratio), -(-w // ratio))
+                window = tf.cast(tf.stack([ys, xs, ye - ys, xe - xs]), tf.int32)
+                return self._jpeg(contents, cmyk, ratio, window)
+
+            return run
+
+        image = tf.switch_case(index, [at(ratio) for ratio in _RATIOS])
+        return self._finish(self._upright(image, orientation), False, crop=False)
+
+    def _upright(self, image: tf.Tensor, orientation: tf.Tensor | None) -> tf.Tensor:
+        """The decoded JPEG turned as its EXIF Orientation says (as a photo viewer shows it)."""
+        if orientation is None:
+            return image
+        return tf.ensure_shape(_exif.apply(image, orientation), [None, None, self.channels])
+
+    def _jpeg(self, contents, cmyk, ratio: int, window) -> tf.Tensor:
+        def run(channels: int) -> tf.Tensor:
+            if window is None:
+                return tf.io.decode_jpeg(contents, channels=channels, ratio=ratio)
+            return tf.io.decode_and_crop_jpeg(contents, window, channels=channels, ratio=ratio)
+
+        if self.channels == 1:
+            return tf.cond(cmyk, lambda: luma(run(3)), lambda: run(1))
+        return to_channels(run(3), self.channels)
+
+    def _decode_png(self, contents: tf.Tensor, header: Any, box: Any = None) -> tf.Tensor:
+        def run(dtype: tf.DType) -> tf.Tensor:
+            image = tf.io.decode_png(contents, channels=self.channels, dtype=dtype)
+            return self._finish(image, dtype == tf.uint16, box=box)
+
+        # 16-bit PNGs at 16 bits (rounded, never truncated to the high byte); 8-bit ones at 8
+        # (a 16-bit decode of every PNG cost ~0.4 CPU ms on a 400x300 image).
+        sixteen = tf.equal(header.extra, 16)
+        if self.image_size is None:
+            return tf.cond(sixteen, lambda: run(tf.uint16), lambda: run(tf.uint8))
+
+        def pixels(dtype: tf.DType) -> tf.Tensor:  # the branch holds the decode only
+            image = tf.cast(tf.io.decode_png(contents, channels=self.channels, dtype=dtype), tf.float32)
+            return image / 257.0 if dtype == tf.uint16 else image
+
+        return self._finish(tf.cond(sixteen, lambda: pixels(tf.uint16), lambda: pixels(tf.uint8)), box=box)
+
+    def _decode_gif(self, contents: tf.Tensor, header: Any, box: Any = None) -> tf.Tensor:
+        # DecodeImage with expand_animations=False returns the first frame only.
+        image = tf.io.decode_image(contents, channels=3, expand_animations=False)
+        return self._finish(to_channels(tf.ensure_shape(image, [None, None, 3]), self.channels), box=box)
+
+    def _decode_bmp(self, contents: tf.Tensor, header: Any, box: Any = None) -> tf.Tensor:
+        image = tf.io.decode_bmp(contents, channels=4 if self.channels == 4 else 3)
+        return self._finish(luma(image) if self.channels == 1 else image, box=box)
+
+    def _decode_webp(self, contents: tf.Tensor, header: Any, box: Any = None) -> tf.Tensor:
+        # DecodeWebP gives the file's own channel count (3 or 4): converted without a branch.
+        image = tf.io.decode_webp(contents, channels=0)[0]
+        if self.channels == 4:  # opaque alpha where the file has none
+            image = tf.pad(image, [[0, 0], [0, 0], [0, 4 - tf.shape(image)[2]]], constant_values=255)
+        else:
+            image = image[..., :3]
+            image = luma(image) if self.channels == 1 else image
+        return self._finish(tf.ensure_shape(image, [None, None, self.channels]), box=box)
+
+    def _finish(self, image: tf.Tensor, sixteen_bit: bool = False, crop: bool = True, box: Any = None) -> tf.Tensor:
+        """Crop (when asked), resize to ``image_size`` and convert to ``dtype``; rank 3 or 4."""
+        dtype = _DTYPES[self.dtype]
+        if self.image_size is None:
+            if self.dtype == "uint8" and sixteen_bit:
+                return tf.cast((tf.cast(image, tf.int32) + 128) // 257, tf.uint8)
+            if self.dtype == "uint16" and not sixteen_bit:
+                return tf.cast(image, tf.uint16) * 257
+            if self.dtype == "float32":
+                return tf.cast(image, tf.float32) / (257.0 if sixteen_bit else 1.0)
+            return image
+        if crop and box is not None:  # rank 3 only: one image's box
+            shape = tf.shape(image, out_type=tf.int64)
+            y0, x0, ch, cw = (tf.cast(v, tf.int64) for v in box(shape[0], shape[1]))
+            image = image[y0 : y0 + ch, x0 : x0 + cw]
+        elif crop and self.crop_to_aspect_ratio:
+            shape = tf.shape(image, out_type=tf.int64)
+            y0, x0, ch, cw = crop_window(shape[-3], shape[-2], *self.image_size)
+            image = image[..., y0 : y0 + ch, x0 : x0 + cw, :]
+        pixels = tf.cast(image, tf.float32)
+        if sixteen_bit:
+            pixels = pixels / 257.0
+        pixels = tf.image.resize(pixels, self.image_size, method=self.interpolation)
+        if self.dtype == "float32":
+            return tf.clip_by_value(pixels, 0.0, 255.0)
+        scale = 257.0 if self.dtype == "uint16" else 1.0
+        return tf.saturate_cast(tf.round(pixels * scale), dtype)
+
+
+def _stored_window(orientation, h, w, y, x, bh, bw) -> list[tf.Tensor]:
+    """A window ``(y, x, bh, bw)`` of the upright image, in the stored image's coordinates
+    (``h x w`` as stored), for each EXIF orientation (Pillow's ``exif_transpose`` meaning)."""
+    k = tf.clip_by_value(orientation, 1, 8) - 1
+    down, right = h - y - bh, w - x - bw  # the window's distance to the bottom / right edge
+    up, left = h - x - bw, w - y - bh  # the same after a quarter turn
+    ys = tf.stack([y, y, down, down, x, up, up, x])
+    xs = tf.stack([x, right, right, x, y, y, left, left])
+    swap = _exif.swaps_axes(orientation)
+    return [tf.gather(ys, k), tf.gather(xs, k), tf.where(swap, bw, bh), tf.where(swap, bh, bw)]
+
+
+def crop_window(h, w, th: int, tw: int):
+    """The centred crop of aspect ``th:tw``, as ``keras.ops.image.resize`` computes it."""
+    ch = tf.clip_by_value(w * th // tw, 1, tf.maximum(h, 1))
+    cw = tf.clip_by_value(h * tw // th, 1, tf.maximum(w, 1))
+    return (h - ch) // 2, (w - cw) // 2, ch, cw
+
+
+def to_channels(image: tf.Tensor, channels: int) -> tf.Tensor:
+    """Converts an image with 1, 2, 3 or 4 channels to ``channels`` (1, 3 or 4).
+
+    Grey is replicated, alpha dropped or kept, an opaque alpha added; RGB to grey is luma.
+    When the source channel count is only known at run time, one branch per count.
+    """
+    have = image.shape[-1]
+    if have is None:
+        branches = [
+            (lambda k=k: to_channels(tf.ensure_shape(image, [None, None, k]), channels))
+            for k in (1, 2, 3, 4)
+        ]
+        return tf.switch_case(tf.clip_by_value(tf.shape(image)[-1] - 1, 0, 3), branches)
+    if have == channels:
+        return image
+    colour = image[..., :3] if have >= 3 else tf.tile(image[..., :1], [1, 1, 3])
+    if channels == 1:
+        return luma(colour) if have >= 3 else image[..., :1]
+    if channels == 3:
+        return colour
+    if have in (2, 4):
+        return tf.concat([colour, image[..., -1:]], axis=-1)
+    opaque = tf.fill(tf.concat([tf.shape(image)[:2], [1]], 0), tf.cast(image.dtype.max, image.dtype))
+    return tf.concat([colour, opaque], axis=-1)
+
+
+def luma(rgb: tf.Tensor) -> tf.Tensor:
+    """ITU-R 601 luma, rounded, in the input dtype (grey in, the same grey out)."""
+    weights = tf.constant([0.299, 0.587, 0.114], tf.float32)
+    value = tf.tensordot(tf.cast(rgb, tf.float32), weights, axes=[[2], [0]])[..., None]
+    return tf.saturate_cast(tf.round(value), rgb.dtype)
