@@ -262,9 +262,8 @@ class Pipeline:
 
             seen = tf.cond(tf.reduce_any(positions - previous > 1), record, lambda: tf.constant(True))
             closes = indices[-1] < 0
-            keep = tf.size(indices) - tf.cast(closes, tf.int32)
-            with tf.control_dependencies([seen]):
-                out = (indices[:keep], images[:keep])
+            with tf.control_dependencies([seen]):  # the sentinel cut off (a copy: last batch only)
+                out = tf.cond(closes, lambda: (indices[:-1], images[:-1]), lambda: (indices, images))
             state = (tf.where(closes, tf.constant(-1, tf.int64), positions[-1]), key)
             return state, out
 
