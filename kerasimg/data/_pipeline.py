@@ -1,8 +1,9 @@
 """The tf.data pipeline behind ``kerasimg.data.from_*`` (private).
 
-Pipeline (local): the epoch key → a permutation of the file indices → read + decode (an
-ordered parallel map; failures dropped) → the files that produced nothing recorded → augment
-(stateless seeds) → labels → batch → prefetch. Design notes:
+Pipeline (local): the epoch key → ``(position, index, key)`` of each file (sliced columns, no
+function per element) → read + decode (an ordered parallel map; failures dropped) → augment
+(stateless seeds; ordered) → a sentinel → batch → the files that produced nothing recorded,
+once per batch → labels, gathered per batch → prefetch. Design notes:
 
 * **Epochs.** ``Dataset.random(seed, rerandomize_each_iteration=True).take(1)`` draws one key
   each time the dataset is iterated (each ``iter(ds)``: once per epoch in ``model.fit``). The
@@ -11,11 +12,13 @@ ordered parallel map; failures dropped) → the files that produced nothing reco
   (seed, key, file index), so parallelism (``AUTOTUNE``) never changes the result.
 * **Bad files.** Files are read and decoded in an ordered parallel map (``AUTOTUNE``) whose
   failing elements are dropped (``ignore_errors``: no cost for good files). Elements carry
-  their position in the epoch; a ``scan`` finds the positions that produced nothing (a
-  sentinel closes the epoch) and a ``tf.py_function``, which runs for bad files only, asks
-  ``ImageDecoder.why_bad`` for the reason, records it in ``ds.skipped`` and warns once per
-  file (or raises, with ``on_error="raise"``). With the tf.data service, the client finds
-  the files that did not arrive at the end of the epoch instead.
+  their position in the epoch, and a sentinel (position ``n``) closes it. A ``scan`` over the
+  *batches* (in a tf.data map every op and branch costs per element, so nothing of this runs
+  per image) finds the positions that produced nothing, and a ``tf.py_function``, which runs
+  for bad files only, asks ``ImageDecoder.why_bad`` for the reason, records it in
+  ``ds.skipped`` and warns once per file (or raises, with ``on_error="raise"``). With the
+  tf.data service, the client finds the files that did not arrive at the end of the epoch
+  instead.
 * **Cache.** Decoded images are cached (in memory or under a path) keyed by file index, in
   the first epoch's (seeded) random order, before augmentation. Later epochs reshuffle the
   cached elements through a buffer (the whole epoch for a memory cache, where the buffer only

@@ -33,23 +33,20 @@ class ImageDecoder(GuardedDecode, PixelPath):
     callers (``decode_file``, ``why_bad``) and the exported SavedModel: the decode graph holds
     TensorFlow ops only (no ``tf.py_function``), so it runs where kerasimg is not installed.
 
-    Before a pixel is decoded, ``check`` reads the format from the magic bytes (never the
-    extension), the size from the header (JPEG SOFn after walking the markers, PNG IHDR, GIF
-    screen, BMP info header, WebP VP8/VP8L/VP8X), refuses images over ``max_pixels``, and
-    looks for truncation (JPEG: an end-of-image marker after the first scan; PNG: the IEND
-    chunk; BMP/WebP: the sizes their headers promise). ``decode`` turns a refusal into
-    ``tf.errors.InvalidArgumentError`` whose message contains ``kerasimg: <reason>``. Data
-    that passes ``check`` but is corrupt inside (a PNG chunk with a bad CRC, a broken JPEG
-    scan) fails in the TF decoder itself: ``InvalidArgumentError`` with TF's own message.
+    Before a pixel is decoded, a lean guard (``kerasimg/data/_guard.py``: a few ops per format)
+    reads the format from the magic bytes (never the extension) and the size where the format
+    keeps it (JPEG: libjpeg's own header reader, the very size the decoder will allocate; PNG
+    IHDR; GIF: the screen and every frame's descriptor; BMP info header; WebP VP8/VP8L/VP8X),
+    refuses images over ``max_pixels`` and ``max_file_bytes`` and the format's own bombs (a JPEG
+    with over 256 scans, a GIF frame outside its screen, animated WebP), then calls TF's
+    decoder, which refuses truncated and corrupt data itself. Every refusal is a
+    ``tf.errors.InvalidArgumentError``: ``kerasimg: <reason>`` from the guard, or TF's own
+    message from the decoder.
 
-    One exception, for speed: a *whole* JPEG (starting ``FF D8 FF``, ending with the
-    end-of-image marker ``FF D9``: nearly every JPEG) skips ``check`` in ``decode``. Its
-    header is read by libjpeg itself (``tf.io.extract_jpeg_shape``: the very size the decoder
-    will allocate, no pixel decoded) and checked against ``max_pixels`` before decoding; a
-    header libjpeg cannot read fails with TF's message. libjpeg is more lenient than
-    ``check`` on marker syntax (it skips stray bytes between markers), so such a JPEG decodes
-    although ``check`` refuses it. ``why_bad``, the datasets' skip list and ``kerasimg scan``
-    all follow ``decode``: a file is bad exactly when ``decode`` fails.
+    ``check`` is the detailed header inspector (marker walk, truncation, chunk sizes). It is not
+    on the decode path: it explains failures (``why_bad``, the datasets' skip list, ``kerasimg
+    scan``, ``serving_bytes`` messages) and can be stricter than ``decode`` (libjpeg skips stray
+    bytes between markers; ``check`` refuses them). A file is bad exactly when ``decode`` fails.
 
     With ``image_size`` set, JPEGs are decoded at the largest DCT scale (1/8, 1/4, 1/2)
     whose output still covers the target in both dimensions, and cropped while decoding when
