@@ -92,7 +92,7 @@ class SkipLog:
             return "is a directory"
         except OSError as err:
             return f"cannot read file ({err.strerror or err})"
-        reason = self._decoder.why_bad(data)
+        reason = self._decoder._try_decode(data, traced=False)[1]  # no tracing: a few files
         if reason is None and self._graph_formats is not None:
             fmt = self._decoder.format_of(data).numpy().decode()
             if fmt and fmt not in self._graph_formats:
