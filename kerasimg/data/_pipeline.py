@@ -107,6 +107,8 @@ class SkipLog:
         """``tf.py_function`` body: record the files ``indices`` (or raise); returns True."""
         for index in indices.numpy():
             path = self._paths[int(index)]
+            if path in self._seen and self._on_error != "raise":  # explained in an earlier epoch
+                continue
             self.add(path, self.reason(path))
         return True
 
