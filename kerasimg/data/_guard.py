@@ -132,7 +132,7 @@ def png(contents: tf.Tensor, head: tf.Tensor, max_pixels: int, shape: tf.Tensor 
 
 
 #: BMP bits per pixel and compression TF reads: 8, 24 or 32 bits, uncompressed or BI_BITFIELDS
-_BMP_MODES = [bpp * 8 + compression for bpp in (8, 24, 32) for compression in (0, 3)]
+_BMP_MODES = [bpp * 2.0**32 + compression for bpp in (8, 24, 32) for compression in (0, 3)]
 #: the grey ramp of an 8-bit BMP's colour table (B, G, R as a 24-bit number per entry)
 _GREY = np.arange(256, dtype=np.int64) * 0x010101
 
@@ -148,7 +148,7 @@ def bmp(contents: tf.Tensor, head: tf.Tensor, max_pixels: int, shape: tf.Tensor 
     height = tf.abs(tf.where(height >= 2**31, height - 2**32, height))
     # TF reads the fields at fixed offsets whatever the header says it is: a header size below
     # BITMAPINFOHEADER's 40 bytes, or a depth TF does not read, is refused here (as check() does).
-    mode = bpp * 8 + compression
+    mode = bpp * 2.0**32 + compression  # one number per (depth, compression) pair, exact in float64
     header_ok = (dib >= 40) & (dib < 2**31) & tf.reduce_any(tf.equal(mode, _BMP_MODES))
     # TF reads 8-bit BMPs as grey levels and ignores the colour table: refuse a colour one.
     # Without a branch: the table read is empty unless the BMP is 8-bit.
