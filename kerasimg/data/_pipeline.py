@@ -200,11 +200,13 @@ class Pipeline:
         )
 
     # ---- stages
-    def decode(self, ds: tf.data.Dataset, ordered: bool = True) -> tf.data.Dataset:
+    def decode(self, ds: tf.data.Dataset, ordered: bool = True, augment: bool = False) -> tf.data.Dataset:
         """``(position, index, key, image)`` of every file of ``ds`` (from :meth:`positions`)
         that decodes: a parallel map (in order when ``ordered``) whose failing elements are
-        dropped (``ignore_errors``); :meth:`accounted` finds them afterwards."""
+        dropped (``ignore_errors``); :meth:`accounted` finds them afterwards. With ``augment``,
+        the same map applies ``augment`` too (one dataset stage per image, not two)."""
         paths = tf.constant(self.paths)
+        augment_one = self._augment_fn() if augment else None
 
         def read(position: tf.Tensor, index: tf.Tensor, key: tf.Tensor) -> tuple[tf.Tensor, ...]:
             box = None
@@ -216,28 +218,42 @@ class Pipeline:
 
             # exact=False: no reason strings built per image; why_bad explains failures
             image = self.graph_decoder._decode(tf.io.read_file(paths[index]), exact=False, box=box)
+            if augment_one is not None:
+                image = augment_one(index, key, image)
             return position, index, key, image
 
         ds = ds.map(_nc(read), num_parallel_calls=_AUTOTUNE, deterministic=ordered)
         return ds.ignore_errors()
 
-    def augmented(self, ds: tf.data.Dataset, ordered: bool = True) -> tf.data.Dataset:
-        """Applies ``augment`` to ``(position, index, key, image)`` elements, with a stateless
-        seed from (seed, key, file index) per image."""
+    def _augment_fn(self) -> Any:
+        """``augment`` on one image, ``(index, key, image) -> image``, with a stateless seed from
+        (seed, key, file index); None when there is nothing to apply."""
         layers = list(self.options.augment or [])
         start = 1 if self.crop is not None else 0  # the crop ran inside the decode
         if not layers[start:]:
-            return ds
+            return None
 
-        def run(position: tf.Tensor, index: tf.Tensor, key: tf.Tensor, image: tf.Tensor) -> tuple[tf.Tensor, ...]:
+        def run(index: tf.Tensor, key: tf.Tensor, image: tf.Tensor) -> tf.Tensor:
             seed = self.image_seed(key, index)
             out = image
             for i, layer in enumerate(layers[start:], start=start):  # the seeds apply_layers gives
                 out = layer.apply_with_seed(out, layer_seed(seed, i), training=True)
             out = tf.cast(out, tf.float32)
-            return position, index, key, tf.cast(tf.clip_by_value(tf.round(out), 0.0, 255.0), tf.uint8)
+            return tf.cast(tf.clip_by_value(tf.round(out), 0.0, 255.0), tf.uint8)
 
-        return ds.map(_nc(run), num_parallel_calls=_AUTOTUNE, deterministic=ordered or self.deterministic)
+        return run
+
+    def augmented(self, ds: tf.data.Dataset, ordered: bool = True) -> tf.data.Dataset:
+        """Applies ``augment`` to ``(position, index, key, image)`` elements in a map of its own
+        (after a cache, which holds images before augmentation)."""
+        run = self._augment_fn()
+        if run is None:
+            return ds
+
+        def augment(position: tf.Tensor, index: tf.Tensor, key: tf.Tensor, image: tf.Tensor) -> tuple[tf.Tensor, ...]:
+            return position, index, key, run(index, key, image)
+
+        return ds.map(_nc(augment), num_parallel_calls=_AUTOTUNE, deterministic=ordered or self.deterministic)
 
     def accounted(self, ds: tf.data.Dataset, size: int) -> tf.data.Dataset:
         """Batches of ``size`` ``(indices, images)`` from the ordered ``(position, index, key,
@@ -302,7 +318,7 @@ class Pipeline:
     # ---- assembly
     def epoch(self, key: tf.Tensor) -> tf.data.Dataset:
         """One epoch of augmented ``(index, image, key)``, with no skip bookkeeping (service)."""
-        ds = self.augmented(self.decode(self.positions(key), ordered=False), ordered=False)
+        ds = self.decode(self.positions(key), ordered=False, augment=True)
         return ds.map(_nc(lambda position, index, key, image: (index, image, key)))
 
     def dataset(self) -> tf.data.Dataset:
@@ -317,7 +333,7 @@ class Pipeline:
             )  # fmt: skip
             ds = ds.map(_nc(lambda index, image, *_: (index, image))).batch(self.batch or 1)
         else:  # the parallel maps stay outside flat_map: autotuned once per iterator
-            ds = self.augmented(self.decode(self.keys().flat_map(_nc(self.positions))))
+            ds = self.decode(self.keys().flat_map(_nc(self.positions)), augment=True)
             ds = self.accounted(ds, self.batch or 1)
         ds = self.finish(ds)
         ds.class_names = self.class_names
