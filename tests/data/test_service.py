@@ -248,4 +248,6 @@ def test_servers_stop_cleanly_on_sigint_and_sigterm(cluster) -> None:
         worker.proc.send_signal(signal.SIGTERM)
     for server in [dispatcher, *workers]:
         server.wait_for("data-service stopped", timeout=20)
-        assert server.proc.wait(timeout=20) == 0
+        # TensorFlow's teardown after the server stopped took over 20 s once on a loaded
+        # 2-core CI run (two pytest workers): the exit status is what this test is about.
+        assert server.proc.wait(timeout=90) == 0
