@@ -3,9 +3,9 @@ bombs it refuses before any pixel is decoded, in the decoder, the adapter and se
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import os
-import struct
 import time
 import warnings
 from pathlib import Path
@@ -68,23 +68,18 @@ def test_png_path_holds_no_inspector() -> None:
 # ---------------------------------------------------------------------- bombs
 
 
-def gif_frame_bomb(side: int = 6000) -> bytes:
-    """A GIF whose logical screen is 1x1 and whose one frame says ``side x side``."""
-    header = b"GIF89a" + struct.pack("<HHBBB", 1, 1, 0x80, 0, 0) + b"\x00\x00\x00\xff\xff\xff"
-    frame = b"\x2c" + struct.pack("<HHHHB", 0, 0, side, side, 0) + b"\x02"
-    data = b"\x02\x4c\x01\x00"  # a short LZW stream (clear, one pixel, end)
-    return header + frame + data + b"\x3b"
+def _bombs():
+    """The bombs of ``benchmarks/bombs.py`` (one builder for the tests and the benchmark)."""
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "bombs.py"
+    spec = importlib.util.spec_from_file_location("bench_bombs", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def jpeg_scan_bomb(scans: int = 5000) -> bytes:
-    """A small progressive JPEG of 4000x4000 pixels whose last scan (31 bytes) is repeated
-    ``scans`` times: 5,000 scans make 249 KB, and every scan walks every coefficient of the image
-    (the issue's bomb: 42 s of CPU in libjpeg; what libjpeg-turbo's scan limit guards against)."""
-    buffer = io.BytesIO()
-    Image.fromarray(np.zeros((4000, 4000, 3), np.uint8)).save(buffer, "JPEG", progressive=True, quality=90)
-    data = buffer.getvalue()
-    last = data.rindex(b"\xff\xda")
-    return data[:last] + data[last:-2] * scans + b"\xff\xd9"
+_BOMBS = _bombs()
+gif_frame_bomb = _BOMBS.gif_frame_bomb  # a 1x1 screen, one 6000x6000 frame
+jpeg_scan_bomb = _BOMBS.jpeg_scan_bomb  # 4000x4000 progressive, the last scan 5,000 times
 
 
 def test_gif_frame_larger_than_its_screen_is_refused() -> None:
