@@ -7,7 +7,8 @@ STAMP  := $(VENV)/.kerasimg-installed
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 # Modules whose docstring examples run as doctests (the data modules show examples on user folders).
 DOCTESTED := kerasimg/__init__.py kerasimg/layers kerasimg/export.py kerasimg/_litert.py kerasimg/demo.py kerasimg/cli.py \
-             kerasimg/_validate.py kerasimg/_seeds.py kerasimg/_compat.py kerasimg/data/decode.py kerasimg/data/errors.py
+             kerasimg/_validate.py kerasimg/_seeds.py kerasimg/_compat.py kerasimg/data/decode.py kerasimg/data/errors.py \
+             kerasimg/data/_headers.py kerasimg/data/_exif.py
 
 .PHONY: venv test test-tf test-jax test-torch lint demo bench nightly clean
 

@@ -440,7 +440,9 @@ print(json.dumps({"bomb": bomb, "bomb_growth": bomb_growth, "bomb_maxrss_growth"
 def test_png_bomb_is_refused_before_decoding(grey, tmp_path):
     (tmp_path / "small.png").write_bytes(png_bytes(smooth_image(RNG, 40, 40, 1)))
     (tmp_path / "bomb.png").write_bytes(png_bomb(20_000, 20_000))
-    (tmp_path / "control.png").write_bytes(png_bytes(np.zeros((6000, 6000), np.uint8)))
+    # a 16-bit control: a legal 36-Mpixel grey decode that allocates well over 64 MiB (72 MB at
+    # 16 bits, then 144 MB of float32), so the probe is shown to see a real decode
+    (tmp_path / "control.png").write_bytes(png_bytes(np.zeros((6000, 6000), np.uint16)))
     result = _run(BOMB, grey.path, cwd=tmp_path)
     figures = json.loads(result.stdout.strip().splitlines()[-1])
     assert "kerasimg: image_bytes[0]: image is 20000x20000 = 400000000 pixels" in figures["bomb"]

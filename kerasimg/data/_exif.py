@@ -147,6 +147,24 @@ def orientation(contents: tf.Tensor) -> tf.Tensor:
     return tf.gather(tf.constant(_RESULT), found, axis=zero)
 
 
+def orientation_if_tagged(contents: tf.Tensor) -> tf.Tensor:
+    """:func:`orientation`, read only when ``Exif\\0\\0`` occurs in the window it looks at.
+
+    The same value for every input (without that identifier in the first ``_WINDOW`` bytes
+    there is no EXIF block to find, and the answer is 1): one substring search instead of
+    the ~70-op walk, for the many JPEGs that carry no EXIF data.
+
+    Example:
+        >>> int(orientation_if_tagged(tf.constant(b"\\xff\\xd8 no exif here")))
+        1
+    """
+    contents = tf.convert_to_tensor(contents, tf.string)
+    head = tf.strings.substr(contents, 0, _WINDOW)
+    # the raw split op: tf.strings.split's ragged plumbing costs more than the walk it saves
+    found = tf.raw_ops.StringSplitV2(input=tf.reshape(head, [1]), sep=b"Exif\0\0", maxsplit=1).shape[1]
+    return tf.cond(found > 1, lambda: orientation(contents), lambda: tf.constant(1, tf.int32))
+
+
 def swaps_axes(orientation: tf.Tensor) -> tf.Tensor:
     """Whether the orientation turns the image by 90° (5..8), swapping height and width.
 

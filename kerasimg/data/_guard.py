@@ -114,8 +114,7 @@ def jpeg(contents: tf.Tensor, head: tf.Tensor, max_pixels: int, shape: tf.Tensor
     """
     if shape is None:  # else the size is known (the inspector's), and libjpeg is not asked
         shape = tf.io.extract_jpeg_shape(contents)
-    pieces = tf.strings.split(contents, sep=b"\xff\xda", maxsplit=MAX_JPEG_SCANS + 1)
-    scans = tf.size(pieces) - 1
+    scans = _headers.pieces(contents, b"\xff\xda", MAX_JPEG_SCANS + 1) - 1
     few = scans <= MAX_JPEG_SCANS
 
     def why() -> tf.Tensor:

@@ -82,6 +82,20 @@ class RandomFlip(BaseImageLayer):
             images = flip_where(self.backend, images, coin, axis)
         return self._to_compute(images)
 
+    def _move_one(self, image: Any, transformation: dict) -> Any:
+        """One ``[H, W, C]`` TensorFlow image flipped as ``transformation`` says, in its own
+        dtype (the values ``transform_images`` gives, before the cast): what ``kerasimg.data``
+        runs on uint8 pixels. One branch around one ``ReverseV2`` (vertical flips axis 0,
+        horizontal axis 1): an image that keeps its side is not copied (a ``ReverseV2`` over
+        no axis still copies, at twice the cost of a flip), where the batch path's gather and
+        scatter copy every image twice."""
+        import tensorflow as tf
+
+        flip_h = tf.cast(tf.reshape(transformation["flip_horizontal"], [-1])[0], tf.int32)
+        flip_v = tf.cast(tf.reshape(transformation["flip_vertical"], [-1])[0], tf.int32)
+        axes = tf.range(1 - flip_v, 1 + flip_h)  # [], [0], [1] or [0, 1]
+        return tf.cond(tf.size(axes) > 0, lambda: tf.reverse(image, axes), lambda: image)
+
     def get_config(self) -> dict:
         config = super().get_config()
         config["mode"] = self.mode

@@ -275,6 +275,29 @@ def test_augment_per_epoch_and_independent_of_order(tagged) -> None:
     assert 0 < sum(flips[0].values()) < N
 
 
+@pytest.mark.parametrize("mode", ["horizontal", "vertical", "horizontal_and_vertical"])
+def test_flip_in_the_adapter_is_the_layers_own_output(tagged, mode) -> None:
+    """The adapter flips uint8 pixels without the float32 round trip (``RandomFlip._move_one``):
+    the same values as the layer applied with the seed the pipeline gives each image."""
+    from kerasimg._seeds import layer_seed
+
+    flip = RandomFlip(mode)
+    kwargs = dict(image_size=SIZE, batch_size=None, seed=4, shuffle=False)
+    plain = kd.from_directory(tagged[0], **kwargs)
+    flipped = kd.from_directory(tagged[0], augment=[flip], **kwargs)
+    pipeline = flipped._kerasimg_pipeline
+    key = tf.constant(pipeline.epoch_key(0), tf.int64)
+    changed = 0
+    for index, ((image, _), (got, _)) in enumerate(zip(plain, flipped, strict=True)):
+        seed = layer_seed(pipeline.image_seed(key, tf.constant(index, tf.int64)), 0)
+        want = flip.apply_with_seed(image, seed, training=True)
+        assert got.dtype == tf.uint8
+        np.testing.assert_array_equal(got.numpy(), np.asarray(want).astype("uint8"))
+        coins = flip.get_random_transformation(image, training=True, seed=seed)
+        changed += int(any(bool(np.asarray(v).any()) for v in coins.values()))
+    assert 0 < changed < N  # some images flipped, some not
+
+
 _REPRO = textwrap.dedent(
     """
     import hashlib, json, sys

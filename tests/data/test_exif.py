@@ -198,6 +198,22 @@ def test_fuzzed_bytes(data):
     assert _orientation(b"\xff\xd8" + data) in range(1, 9)
 
 
+TAGGED_ONLY = tf.function(_exif.orientation_if_tagged, autograph=False)
+
+
+@given(
+    payload=st.binary(max_size=300),
+    k=st.integers(0, 9),
+    order=st.sampled_from(["<", ">"]),
+    tagged=st.booleans(),
+)
+def test_the_identifier_search_gives_the_walks_answer(payload, k, order, tagged):
+    # orientation_if_tagged (what decode runs) skips the walk only where "Exif\0\0" is absent
+    data = _with_segments(_jpeg(), _app1(_tiff(k, order))) + payload if tagged else _jpeg() + payload
+    assert int(TAGGED_ONLY(tf.constant(data))) == _orientation(data)
+    assert int(TAGGED_ONLY(tf.constant(payload))) == _orientation(payload)
+
+
 # --- graph: budget, tf.data, SavedModel ------------------------------------------------------
 
 
