@@ -40,14 +40,40 @@ BROKEN_FILES = {
 _PREDICT = r"""
 import json, sys
 import tensorflow as tf
-model = tf.saved_model.load(sys.argv[1])
+request = sys.stdin.readline()  # the export folder and the files, once the model is exported
+if not request:
+    sys.exit(0)  # the parent went away
+export_dir, paths = json.loads(request)
+model = tf.saved_model.load(export_dir)
 serve = model.signatures["serving_bytes"]
-paths = json.loads(sys.argv[2])
 blobs = [open(p, "rb").read() for p in paths]
 out = serve(image_bytes=tf.constant(blobs))
 scores = next(iter(out.values())).numpy()
 print(json.dumps(scores.tolist()))
 """
+
+
+class _Predictor:
+    """A new Python process that imports TensorFlow at once (~5-7 s on 2 cores) and then waits
+    for one request: the demo starts it before training, so the import overlaps the training."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", _PREDICT], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        )  # fmt: skip
+
+    def predict(self, export_dir: str | os.PathLike, paths: Sequence[str | os.PathLike]) -> list[list[float]]:
+        request = json.dumps([str(export_dir), [str(p) for p in paths]]) + "\n"
+        out, err = self.process.communicate(request)
+        if self.process.returncode != 0:
+            raise RuntimeError(f"kerasimg: reloading the SavedModel failed:\n{err[-2000:]}")
+        return json.loads(out.strip().splitlines()[-1])
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.communicate()
 
 
 def write_digits(
@@ -151,49 +177,55 @@ def run(out: str | os.PathLike = "kerasimg-demo", epochs: int = 8, seed: int = 7
     out = Path(out)
     data_dir = out / "digits"
     started = time.perf_counter()
-    if not data_dir.exists():
-        counts = write_digits(data_dir)
-        write_broken_files(data_dir)
-        print_fn(f"wrote {sum(counts.values())} digit PNGs in {len(counts)} classes + "
-                 f"{len(BROKEN_FILES)} broken files to {data_dir}")
-    train, val = kerasimg.data.from_directory(
-        data_dir, image_size=(32, 32), channels=1, batch_size=64, validation_split=0.2,
-        subset="both", seed=seed,
-    )
-    model = build_model(len(train.class_names), seed=seed)
-    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
-    with warnings.catch_warnings():
-        # The demo lists the skipped files itself after training, rather than in the middle
-        # of the progress bar; and Keras warns "Your input ran out of data" at the end of the
-        # first epoch of any dataset whose length is unknown up front (a bad file can drop
-        # out of ours), although nothing ran out early.
-        warnings.simplefilter("ignore", kerasimg.data.SkippedFileWarning)
-        warnings.filterwarnings("ignore", message="Your input ran out of data")
-        # the dataset reshuffles its file list every epoch itself
-        history = model.fit(train, validation_data=val, epochs=epochs, verbose=1, shuffle=False)
-    skipped = sorted({(str(p), r) for p, r in list(train.skipped) + list(val.skipped)})
-    print_fn(f"skipped {len(skipped)} bad files:")
-    for path, reason in skipped:
-        print_fn(f"  {path}: {reason}")
-    accuracy = float(history.history["val_accuracy"][-1])
-    print_fn(f"validation accuracy: {accuracy:.4f}")
+    # The serving process starts now: its TensorFlow import overlaps the training, and it
+    # loads the SavedModel (without kerasimg or Keras) once it is exported.
+    predictor = _Predictor()
+    try:
+        if not data_dir.exists():
+            counts = write_digits(data_dir)
+            write_broken_files(data_dir)
+            print_fn(f"wrote {sum(counts.values())} digit PNGs in {len(counts)} classes + "
+                     f"{len(BROKEN_FILES)} broken files to {data_dir}")
+        train, val = kerasimg.data.from_directory(
+            data_dir, image_size=(32, 32), channels=1, batch_size=64, validation_split=0.2,
+            subset="both", seed=seed,
+        )
+        model = build_model(len(train.class_names), seed=seed)
+        model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
+        with warnings.catch_warnings():
+            # The demo lists the skipped files itself after training, rather than in the middle
+            # of the progress bar; and Keras warns "Your input ran out of data" at the end of the
+            # first epoch of any dataset whose length is unknown up front (a bad file can drop
+            # out of ours), although nothing ran out early.
+            warnings.simplefilter("ignore", kerasimg.data.SkippedFileWarning)
+            warnings.filterwarnings("ignore", message="Your input ran out of data")
+            # the dataset reshuffles its file list every epoch itself
+            history = model.fit(train, validation_data=val, epochs=epochs, verbose=1, shuffle=False)
+        skipped = sorted({(str(p), r) for p, r in list(train.skipped) + list(val.skipped)})
+        print_fn(f"skipped {len(skipped)} bad files:")
+        for path, reason in skipped:
+            print_fn(f"  {path}: {reason}")
+        accuracy = float(history.history["val_accuracy"][-1])
+        print_fn(f"validation accuracy: {accuracy:.4f}")
 
-    export_dir = out / "saved_model"
-    kerasimg.export(model, export_dir, decoder=train.decoder)
-    print_fn(f"exported SavedModel to {export_dir}")
+        export_dir = out / "saved_model"
+        kerasimg.export(model, export_dir, decoder=train.decoder)
+        print_fn(f"exported SavedModel to {export_dir}")
 
-    first_of_class: dict[str, Path] = {}  # one validation file of each class
-    for p in map(Path, val.file_paths):
-        first_of_class.setdefault(p.parent.name, p)
-    samples = [first_of_class[name] for name in train.class_names if name in first_of_class]
-    predicted = [int(np.argmax(row)) for row in predict_in_new_process(export_dir, samples)]
-    print_fn("predictions from PNG bytes, reloaded in a new process:")
-    rows = []
-    for path, index in zip(samples, predicted, strict=True):
-        name = train.class_names[index]
-        rows.append({"file": str(path), "predicted": name, "true": path.parent.name})
-        print_fn(f"  {path.relative_to(out)} -> {name}")
+        first_of_class: dict[str, Path] = {}  # one validation file of each class
+        for p in map(Path, val.file_paths):
+            first_of_class.setdefault(p.parent.name, p)
+        samples = [first_of_class[name] for name in train.class_names if name in first_of_class]
+        predicted = [int(np.argmax(row)) for row in predictor.predict(export_dir, samples)]
+        print_fn("predictions from PNG bytes, reloaded in a new process:")
+        rows = []
+        for path, index in zip(samples, predicted, strict=True):
+            name = train.class_names[index]
+            rows.append({"file": str(path), "predicted": name, "true": path.parent.name})
+            print_fn(f"  {path.relative_to(out)} -> {name}")
+    finally:
+        predictor.close()
     summary = {
         "val_accuracy": accuracy, "epochs": epochs, "skipped": [list(s) for s in skipped],
         "predictions": rows, "seconds": round(time.perf_counter() - started, 1),
@@ -222,10 +254,8 @@ def predict_in_new_process(export_dir: str | os.PathLike, paths: Sequence[str | 
     >>> int(np.argmax(scores[0]))  # doctest: +SKIP
     7
     """
-    done = subprocess.run(
-        [sys.executable, "-c", _PREDICT, str(export_dir), json.dumps([str(p) for p in paths])],
-        capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"kerasimg: reloading the SavedModel failed:\n{done.stderr[-2000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    predictor = _Predictor()
+    try:
+        return predictor.predict(export_dir, paths)
+    finally:
+        predictor.close()

@@ -298,6 +298,31 @@ def test_flip_in_the_adapter_is_the_layers_own_output(tagged, mode) -> None:
     assert 0 < changed < N  # some images flipped, some not
 
 
+def test_autotuning_is_off_and_parallelism_is_the_cpus(tagged) -> None:
+    """tf.data's autotuning thread held up each new epoch in ``model.fit`` by its optimisation
+    period (1-2.5 s on the demo); the pipeline sets its parallelism and prefetch depth itself."""
+    from kerasimg.data import _pipeline
+
+    ds = kd.from_directory(tagged[0], image_size=SIZE, batch_size=8, seed=1)
+    assert ds.options().autotune.enabled is False
+    assert _pipeline._PARALLEL >= 1 and _pipeline._PREFETCH >= 1
+    from tensorflow.core.framework import graph_pb2
+
+    graph = graph_pb2.GraphDef.FromString(ds._as_serialized_graph().numpy())
+    nodes = {node.name: node for node in graph.node}
+
+    def const_input(node, position: int) -> int:
+        inputs = [name for name in node.input if not name.startswith("^")]
+        source = nodes[inputs[position].split(":")[0]]
+        return int(tf.make_ndarray(source.attr["value"].tensor))
+
+    maps = [n for n in graph.node if n.op == "ParallelMapDatasetV2"]
+    prefetches = [n for n in graph.node if n.op == "PrefetchDataset"]
+    assert maps and prefetches
+    assert [const_input(n, -1) for n in maps] == [_pipeline._PARALLEL] * len(maps)  # not AUTOTUNE (-1)
+    assert [const_input(n, 1) for n in prefetches] == [_pipeline._PREFETCH] * len(prefetches)
+
+
 _REPRO = textwrap.dedent(
     """
     import hashlib, json, sys
