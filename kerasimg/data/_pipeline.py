@@ -288,28 +288,34 @@ class Pipeline:
         def step(state: tuple, batch: tuple) -> tuple:
             last, known_key = state
             positions, indices, keys, images = batch
-            key = tf.where(indices[0] >= 0, keys[0], known_key)  # the sentinel carries no key
-            previous = tf.concat([last[None], positions[:-1]], 0)
+            # Positions increase, and the sentinel (index -1) can only end the last batch: its
+            # real elements are the non-negative indices, and the batch ends at its largest
+            # position. Any position missing since ``last`` shows as a shortfall in the count.
+            keep = tf.reduce_sum(tf.cast(indices >= 0, tf.int32))
+            key = tf.where(keep > 0, tf.gather(keys, 0), known_key)  # the sentinel carries no key
+            end = tf.reduce_max(positions)
 
             def record() -> tf.Tensor:
-                return tf.reshape(tf.py_function(self._on_gaps, [key, previous, positions], tf.bool), [])
+                return tf.reshape(tf.py_function(self._on_gaps, [key, last, positions], tf.bool), [])
 
-            seen = tf.cond(tf.reduce_any(positions - previous > 1), record, lambda: tf.constant(True))
-            closes = indices[-1] < 0
-            keep = tf.size(indices) - tf.cast(closes, tf.int32)
+            missing = end - last - tf.size(positions, out_type=tf.int64)
+            seen = tf.cond(missing > 0, record, lambda: tf.constant(True))
+            closes = keep < tf.size(indices)
             with tf.control_dependencies([seen]):
                 out = (indices[:keep], images[:keep])
-            return (tf.where(closes, tf.constant(-1, tf.int64), positions[-1]), key), out
+            return (tf.where(closes, tf.constant(-1, tf.int64), end), key), out
 
         init = (tf.constant(-1, tf.int64), tf.constant(0, tf.int64))
         ds = ds.scan(init, _nc(step))
         return ds.filter(_nc(lambda indices, images: tf.size(indices) > 0))
 
-    def _on_gaps(self, key: tf.Tensor, previous: tf.Tensor, positions: tf.Tensor) -> bool:
-        """``tf.py_function`` body: the positions strictly between each ``previous`` and
-        ``positions`` pair produced nothing; their files (through the epoch's order, for
-        ``key``) go to ``SkipLog.on_missing``."""
-        before, after = previous.numpy(), positions.numpy()
+    def _on_gaps(self, key: tf.Tensor, last: tf.Tensor, positions: tf.Tensor) -> bool:
+        """``tf.py_function`` body: the positions missing before each of a batch's
+        ``positions`` (the first compared with ``last``, the previous batch's end) produced
+        nothing; their files (through the epoch's order, for ``key``) go to
+        ``SkipLog.on_missing``."""
+        after = positions.numpy()
+        before = [int(last.numpy()), *after[:-1]]
         missing = [p for lo, hi in zip(before, after, strict=True) for p in range(lo + 1, hi)]
         order = self.order(key).numpy()
         return self.log.on_missing(tf.constant(order[missing], tf.int64))
