@@ -33,7 +33,10 @@ MAX_JPEG_SCANS = 256
 #: runs) walked before the file is refused: bounds the work of the frame walk.
 MAX_GIF_STEPS = 1 << 16
 _GIF_RUN = 256  # full 255-byte sub-blocks skipped per step (a 64 KiB window read at once)
-_GIF_STEPS_PER_LOOP = 2  # walk steps per loop iteration
+#: walk steps per loop iteration: one. Two halved the iterations but doubled the loop body,
+#: which every epoch's iterator instantiates again (GIF 0.75x -> 0.86x plain, first batch
+#: +150 -> +67 ms, two runs each of benchmarks/pipeline.py --formats gif)
+_GIF_STEPS_PER_LOOP = 1
 _MAGICS = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM", b"RIFF", b"WEBP")
 _MAGIC_POS = (0, 0, 0, 0, 0, 0, 8)
 #: format index (1 + FORMATS.index) contributed by each magic match
@@ -241,7 +244,7 @@ def gif(contents: tf.Tensor, head: tf.Tensor, max_pixels: int, shape: tf.Tensor 
         )
 
     def body(*state):
-        for _ in range(_GIF_STEPS_PER_LOOP):  # fewer loop iterations: each costs function calls
+        for _ in range(_GIF_STEPS_PER_LOOP):
             state = step(*state)
         return state
 
