@@ -33,6 +33,8 @@ import sys
 import numpy as np
 import tensorflow as tf
 
+from kerasimg.data import _headers
+
 _WINDOW = 65536  # bytes of the file looked at
 _SEGMENTS = 6  # marker segments after SOI searched for the EXIF block (it is normally 1st or 2nd)
 _ENTRIES = 64  # IFD0 entries read (12 bytes each)
@@ -160,9 +162,8 @@ def orientation_if_tagged(contents: tf.Tensor) -> tf.Tensor:
     """
     contents = tf.convert_to_tensor(contents, tf.string)
     head = tf.strings.substr(contents, 0, _WINDOW)
-    # the raw split op: tf.strings.split's ragged plumbing costs more than the walk it saves
-    found = tf.raw_ops.StringSplitV2(input=tf.reshape(head, [1]), sep=b"Exif\0\0", maxsplit=1).shape[1]
-    return tf.cond(found > 1, lambda: orientation(contents), lambda: tf.constant(1, tf.int32))
+    tagged = _headers.pieces(head, b"Exif\0\0", 1) > 1
+    return tf.cond(tagged, lambda: orientation(contents), lambda: tf.constant(1, tf.int32))
 
 
 def swaps_axes(orientation: tf.Tensor) -> tf.Tensor:
