@@ -33,10 +33,6 @@ MAX_JPEG_SCANS = 256
 #: runs) walked before the file is refused: bounds the work of the frame walk.
 MAX_GIF_STEPS = 1 << 16
 _GIF_RUN = 256  # full 255-byte sub-blocks skipped per step (a 64 KiB window read at once)
-#: walk steps per loop iteration: one. Two halved the iterations but doubled the loop body,
-#: which every epoch's iterator instantiates again (GIF 0.75x -> 0.86x plain, first batch
-#: +150 -> +67 ms, two runs each of benchmarks/pipeline.py --formats gif)
-_GIF_STEPS_PER_LOOP = 1
 _MAGICS = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM", b"RIFF", b"WEBP")
 _MAGIC_POS = (0, 0, 0, 0, 0, 0, 8)
 #: format index (1 + FORMATS.index) contributed by each magic match
@@ -243,18 +239,15 @@ def gif(contents: tf.Tensor, head: tf.Tensor, max_pixels: int, shape: tf.Tensor 
             total + tf.where(new_frame, fw * fh, 0),
         )
 
-    def body(*state):
-        for _ in range(_GIF_STEPS_PER_LOOP):
-            state = step(*state)
-        return state
-
     # In a tf.data map the loop costs ~1 ms per GIF whatever its body (measured: unrolling the
     # steps inline costs as much, each step being ~45 ops); the steps only read the bytes they
-    # need (a 64 KiB window), so the cost hardly grows with the file.
+    # need (a 64 KiB window), so the cost hardly grows with the file. One step per iteration:
+    # two halved the iterations but doubled the body, which every epoch's iterator instantiates
+    # again (GIF 0.75x -> 0.86x plain tf.data, first batch +150 -> +67 ms).
     zero = tf.constant(0, tf.int64)
     init = (13 + table, tf.constant(False), tf.constant(False), zero, tf.constant(False), zero)
     p, _, done, frames, outside, total = tf.while_loop(
-        lambda p, chain, done, *_: ~done, body, init, maximum_iterations=MAX_GIF_STEPS // _GIF_STEPS_PER_LOOP
+        lambda p, chain, done, *_: ~done, step, init, maximum_iterations=MAX_GIF_STEPS
     )
 
     def why() -> tf.Tensor:
