@@ -5,27 +5,20 @@ No timing or memory figure is asserted: they depend on the machine (the benchmar
 
 from __future__ import annotations
 
-import importlib.util
 import struct
 import subprocess
 import sys
 from pathlib import Path
 
+import benchmark_scripts
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "benchmarks" / "bombs.py"
 
 
-def _load():
-    spec = importlib.util.spec_from_file_location("bench_bombs", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_gif_bomb_declares_a_frame_far_larger_than_its_screen():
-    data = _load().gif_frame_bomb()
+    data = benchmark_scripts.load("bombs").gif_frame_bomb()
     screen = struct.unpack("<HH", data[6:10])
     start = data.index(b"\x2c")
     frame = struct.unpack("<HHHH", data[start + 1 : start + 9])
@@ -33,7 +26,7 @@ def test_gif_bomb_declares_a_frame_far_larger_than_its_screen():
 
 
 def test_jpeg_bomb_is_small_with_thousands_of_scans():
-    data = _load().jpeg_scan_bomb()
+    data = benchmark_scripts.load("bombs").jpeg_scan_bomb()
     assert data.startswith(b"\xff\xd8") and data.endswith(b"\xff\xd9")
     assert data.count(b"\xff\xda") > 5000 and len(data) < 300_000
 

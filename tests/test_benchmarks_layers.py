@@ -6,27 +6,19 @@ rows) is exercised on the CPU with fake device names and with ``--bandwidth-gbs`
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import benchmark_scripts
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "benchmarks" / "layers.py"
 
 
-def _load():
-    spec = importlib.util.spec_from_file_location("bench_layers", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while it executes
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _load()
+bench = benchmark_scripts.load("layers")
 
 
 def _rows(output: str) -> list[list[str]]:

@@ -5,13 +5,13 @@ No timing is asserted: the figures depend on the machine.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
+import benchmark_scripts
 import pytest
 from PIL import Image
 
@@ -20,15 +20,8 @@ SCRIPT = ROOT / "benchmarks" / "pipeline.py"
 CONTENDERS = ("kerasimg", "decoder-map", "tutorial", "idfd", "decode-only")
 
 
-def _load():
-    spec = importlib.util.spec_from_file_location("bench_pipeline", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_corpus_has_the_sizes_and_layout_it_promises(tmp_path):
-    bench = _load()
+    bench = benchmark_scripts.load("pipeline")
     folder = bench.make_corpus(tmp_path, "imagenet", 6)
     files = sorted(folder.glob("*/*.jpg"))
     assert len(files) == 6 and {f.parent.name for f in files} == {"a", "b"}
@@ -69,7 +62,7 @@ def test_tiny_run_prints_every_contender_and_ratio(tmp_path):
 
 
 def test_format_corpus_writes_each_format(tmp_path):
-    bench = _load()
+    bench = benchmark_scripts.load("pipeline")
     for fmt, magic in (("png", b"\x89PNG"), ("webp", b"RIFF"), ("gif", b"GIF8"), ("bmp", b"BM"), ("digits", b"\x89PNG")):
         folder = bench.make_format_corpus(tmp_path, fmt, 4)
         files = sorted(p for p in folder.glob("*/*") if p.is_file())

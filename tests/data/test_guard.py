@@ -3,13 +3,13 @@ bombs it refuses before any pixel is decoded, in the decoder, the adapter and se
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import os
 import time
 import warnings
 from pathlib import Path
 
+import benchmark_scripts
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -74,16 +74,7 @@ def test_png_path_holds_no_inspector() -> None:
 # ---------------------------------------------------------------------- bombs
 
 
-def _bombs():
-    """The bombs of ``benchmarks/bombs.py`` (one builder for the tests and the benchmark)."""
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / "bombs.py"
-    spec = importlib.util.spec_from_file_location("bench_bombs", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_BOMBS = _bombs()
+_BOMBS = benchmark_scripts.load("bombs")  # one builder for the tests and the benchmark
 gif_frame_bomb = _BOMBS.gif_frame_bomb  # a 1x1 screen, one 6000x6000 frame
 jpeg_scan_bomb = _BOMBS.jpeg_scan_bomb  # 4000x4000 progressive, the last scan 5,000 times
 
