@@ -185,6 +185,49 @@ def test_graph_seed_hidden_sets_the_graph_seed_get_seed_reads() -> None:
     assert sorted(order) == list(range(6)) and order == [int(x) for x in ds], f"shuffle: {order} in {version}"
 
 
+def _function_attrs(ds) -> dict[str, bool]:
+    """Whether each function of ``ds``'s graph carries ``experimental_ints_on_device``."""
+    from tensorflow.core.framework import graph_pb2
+
+    graph = graph_pb2.GraphDef.FromString(ds._as_serialized_graph().numpy())
+    return {
+        f.signature.name: f.attr[_compat.INTS_ON_DEVICE].b if _compat.INTS_ON_DEVICE in f.attr else False
+        for f in graph.library.function
+    }
+
+
+@needs_tf
+def test_single_device_dataset_functions_marks_this_threads_functions_only() -> None:
+    import threading
+
+    tf, version = _tf()
+    from tensorflow.python.data.ops import structured_function
+
+    api = "structured_function.StructuredFunctionWrapper(defun_kwargs=...) -> FunctionDef attr"
+    original = structured_function.StructuredFunctionWrapper.__init__
+    other: dict = {}
+
+    def build_elsewhere() -> None:  # another thread, while the block is open
+        other["ds"] = tf.data.Dataset.range(4).map(lambda x: x + 1)
+
+    with _compat.single_device_dataset_functions():
+        with _compat.single_device_dataset_functions():  # nesting is allowed
+            inner = tf.data.Dataset.range(4).map(lambda x: x * 3)
+        ds = tf.data.Dataset.range(4).map(lambda x: x * 2).filter(lambda x: x > 0)
+        thread = threading.Thread(target=build_elsewhere)
+        thread.start()
+        thread.join()  # built while the class is patched
+    plain = tf.data.Dataset.range(4).map(lambda x: x - 1)
+    assert structured_function.StructuredFunctionWrapper.__init__ is original, "the class was not restored"
+    ours = _function_attrs(ds)
+    assert len(ours) == 2 and all(ours.values()), f"{api} in {version}: {ours}"
+    assert all(_function_attrs(inner).values()), f"{api} (nested) in {version}"
+    assert not any(_function_attrs(other["ds"]).values()), "another thread's function got the attribute"
+    assert not any(_function_attrs(plain).values()), "a function traced after the block got the attribute"
+    # The functions run as before: single-device instantiation changes no value.
+    assert [int(x) for x in ds] == [2, 4, 6] and [int(x) for x in inner] == [0, 3, 6, 9]
+
+
 @needs_tf
 def test_worker_address_is_WorkerServer_address() -> None:
     tf, version = _tf()

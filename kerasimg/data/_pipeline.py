@@ -38,6 +38,7 @@ from typing import Any
 
 import tensorflow as tf
 
+from kerasimg._compat import single_device_dataset_functions
 from kerasimg._seeds import fold_in, layer_seed
 from kerasimg.data import listing as _listing
 from kerasimg.data._cache import _clear_unfinished_cache, _file_identities
@@ -353,10 +354,17 @@ class Pipeline:
     # ---- assembly
     def epoch(self, key: tf.Tensor) -> tf.data.Dataset:
         """One epoch of augmented ``(index, image, key)``, with no skip bookkeeping (service)."""
-        ds = self.decode(self.positions(key), ordered=False, augment=True)
-        return ds.map(_nc(lambda position, index, key, image: (index, image, key)))
+        with single_device_dataset_functions():
+            ds = self.decode(self.positions(key), ordered=False, augment=True)
+            return ds.map(_nc(lambda position, index, key, image: (index, image, key)))
 
     def dataset(self) -> tf.data.Dataset:
+        # Every function of the pipeline is instantiated again for each epoch's iterator: as
+        # single-device functions, without Grappler (60-90 ms less at every epoch's start).
+        with single_device_dataset_functions():
+            return self._dataset()
+
+    def _dataset(self) -> tf.data.Dataset:
         if self.options.cache is not False:
             ds = self._cached()
         elif self.options.service is not None:

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from kerasimg._compat import single_device_dataset_functions
 from kerasimg._validate import is_int as _is_int
 from kerasimg._validate import require as _require
 from kerasimg.data import _headers
@@ -229,6 +230,12 @@ class ImageDecoder(GuardedDecode, PixelPath):
         >>> decoder.decode_batch(tf.stack([png, png])).shape
         TensorShape([2, 8, 8, 3])
         """
+        # The one-call pipeline below is instantiated at every call: single-device functions,
+        # without Grappler (what most of serving_bytes' cost over a bare decode was).
+        with single_device_dataset_functions():
+            return self._decode_batch(image_bytes, indices)
+
+    def _decode_batch(self, image_bytes: tf.Tensor, indices: tf.Tensor | None) -> tf.Tensor:
         image_bytes = tf.convert_to_tensor(image_bytes, tf.string)
         count = tf.shape(image_bytes, out_type=tf.int64)[0]
         if indices is None:

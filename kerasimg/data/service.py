@@ -292,7 +292,8 @@ def client_dataset(
 
     def epoch_dataset() -> tf.data.Dataset:
         key = next(iter(keys))  # the next key of the same sequence as without the service
-        ds = epoch(key).map(lambda index, image, _: (index, image))
+        with _compat.single_device_dataset_functions():  # as the adapter's own (no Grappler)
+            ds = epoch(key).map(lambda index, image, _: (index, image))
         if batch:
             ds = ds.batch(batch)
         return ds.apply(

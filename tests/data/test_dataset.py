@@ -323,6 +323,35 @@ def test_autotuning_is_off_and_parallelism_is_the_cpus(tagged) -> None:
     assert [const_input(n, 1) for n in prefetches] == [_pipeline._PREFETCH] * len(prefetches)
 
 
+@pytest.mark.parametrize("cache", [False, True])
+def test_every_pipeline_function_is_single_device(tagged, cache) -> None:
+    """tf.data instantiates each function again for every epoch's iterator; as multi-device
+    functions that ran Grappler each time (60-90 ms per epoch on 2 cores, the first batch
+    waits for it). Each of the pipeline's own functions carries the attribute that makes
+    tf.data instantiate it on the CPU without Grappler (``_compat.single_device_dataset_functions``);
+    the service's per-epoch dataset too. (Branch functions of a ``cond`` run inside them.)"""
+    from tensorflow.core.framework import graph_pb2
+
+    from kerasimg._compat import INTS_ON_DEVICE
+
+    def attributes(ds: tf.data.Dataset) -> dict[str, bool]:
+        graph = graph_pb2.GraphDef.FromString(ds._as_serialized_graph().numpy())
+        called = {n.attr[a].func.name for f in graph.library.function for n in f.node_def for a in n.attr
+                  if n.attr[a].HasField("func") and n.op in ("If", "StatelessIf", "While", "StatelessWhile")}  # fmt: skip
+        return {
+            f.signature.name: INTS_ON_DEVICE in f.attr and f.attr[INTS_ON_DEVICE].b
+            for f in graph.library.function if f.signature.name not in called and "cond" not in f.signature.name
+        }  # fmt: skip
+
+    ds = kd.from_directory(tagged[0], image_size=SIZE, batch_size=8, seed=1, cache=cache,
+                           augment=[RandomFlip(seed=1)])  # fmt: skip
+    found = attributes(ds)
+    assert len(found) >= 4 and all(found.values()), found
+    assert [int(x.shape[0]) for x, _ in ds][0] == 8  # and the pipeline runs
+    epoch = attributes(ds._kerasimg_pipeline.epoch(tf.constant(3, tf.int64)))
+    assert epoch and all(epoch.values()), epoch
+
+
 def test_per_epoch_graph_stays_small(tagged) -> None:
     """Every node of the pipeline's functions is instantiated again, with Grappler, for each
     epoch's iterator (~0.2-0.5 ms per node on 2 cores): what the first batch of an epoch waits

@@ -669,3 +669,20 @@ def test_graph_is_pure_tensorflow_and_loads_without_kerasimg(tmp_path):
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, check=True,
     )  # fmt: skip
     assert out.stdout.split("\n")[-3:-1] == ["(24, 24, 3)", "refused: True"], out.stdout
+
+
+@pytest.mark.parametrize("image_size", [(8, 8), None])
+def test_decode_batch_pipeline_functions_are_single_device(image_size) -> None:
+    """``decode_batch`` (what ``serving_bytes`` runs) decodes in a one-call tf.data pipeline,
+    instantiated again at every call: its function is single-device (no Grappler per call)."""
+    from kerasimg._compat import INTS_ON_DEVICE
+
+    decoder = ImageDecoder(image_size=image_size)
+    fn = tf.function(decoder.decode_batch, input_signature=[tf.TensorSpec([None], tf.string)])
+    library = fn.get_concrete_function().graph.as_graph_def().library.function
+    maps = [f for f in library if "Dataset_map" in f.signature.name]
+    assert maps and all(INTS_ON_DEVICE in f.attr and f.attr[INTS_ON_DEVICE].b for f in maps), [
+        (f.signature.name, dict(f.attr)) for f in library
+    ]
+    png = tf.io.encode_png(tf.fill([20, 30, 3], tf.constant(7, tf.uint8)))
+    assert int(tf.reduce_max(fn(tf.stack([png])))) == 7  # and it decodes
