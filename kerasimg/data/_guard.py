@@ -32,7 +32,9 @@ MAX_JPEG_SCANS = 256
 #: Most GIF blocks (image descriptors, extensions and sub-blocks that are not full 255-byte
 #: runs) walked before the file is refused: bounds the work of the frame walk.
 MAX_GIF_STEPS = 1 << 16
-_GIF_RUN = 256  # full 255-byte sub-blocks skipped per step (a 64 KiB window read at once)
+#: Most full 255-byte sub-blocks skipped by one step of the GIF walk (1 MiB of image data:
+#: one step per frame for all but huge frames). A step reads every 256th byte of that span.
+_GIF_RUN = 4096
 _MAGICS = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM", b"RIFF", b"WEBP")
 _MAGIC_POS = (0, 0, 0, 0, 0, 0, 8)
 #: format index (1 + FORMATS.index) contributed by each magic match
@@ -209,41 +211,49 @@ def gif(contents: tf.Tensor, head: tf.Tensor, max_pixels: int, shape: tf.Tensor 
     """
     width, height, flags = tf.unstack(tf.cast(_fields(head, [(6, 2, True), (8, 2, True), (10, 1, True)]), tf.int64))
     screen_w, screen_h = width, height
-    # Bytes are read where the walk is (a few per step), never the whole file as numbers.
-    padded = contents + b"\x00" * (_GIF_RUN * 256 + 16)  # every read below stays in the string
+    # The file as uint8 (one copy), with zeros past its end: a chain that runs past the end
+    # meets a zero length (the padding is longer than a sub-block) and ends there.
     n = tf.cast(tf.strings.length(contents), tf.int64)
+    data = tf.io.decode_raw(contents + b"\x00" * 272, tf.uint8)
     table = tf.where(flags >= 128, 3 * tf.bitwise.left_shift(tf.constant(2, tf.int64), flags % 8), 0)
 
     def step(p, chain, done, frames, outside, total):
-        # In a sub-block chain: skip full 255-byte sub-blocks in bulk, then one short one.
-        piece = tf.strings.substr(padded, tf.cast(tf.minimum(p, n), tf.int32), _GIF_RUN * 256 + 1)
-        window = tf.io.decode_raw(piece, tf.uint8)  # uint8: only the bytes used become int64
-        full = tf.cast(tf.equal(window[:-1:256], 255), tf.int64)  # each next sub-block's length byte
-        skipped = tf.reduce_sum(tf.math.cumprod(full))  # leading full ones (the padding is zeros)
-        size = tf.cast(tf.gather(window, 256 * skipped), tf.int64)  # the first short one (0 ends the chain)
-        short = skipped < _GIF_RUN
-        chain_p = p + 256 * skipped + (1 + size) * tf.cast(short, tf.int64)
-        chain_end = short & tf.equal(size, 0)
-        # At a block introducer: image descriptor (0x2C), extension (0x21) or trailer (0x3B).
-        kind, left, top, fw, fh, local = tf.unstack(tf.cast(_GIF_BLOCK(window[:10]), tf.int64), num=6)
+        # At a block introducer (unless inside a chain): image descriptor (0x2C), extension
+        # (0x21), or anything else, which ends the walk (the trailer 0x3B, or a byte giflib refuses).
+        at = tf.minimum(p, n)
+        kind, left, top, fw, fh, local = tf.unstack(tf.cast(_GIF_BLOCK(data[at : at + 10]), tf.int64), num=6)
         local = tf.where(local >= 128, 3 * tf.bitwise.left_shift(tf.constant(2, tf.int64), local % 8), 0)
-        image = tf.equal(kind, 0x2C)
+        image, extension = tf.equal(kind, 0x2C), tf.equal(kind, 0x21)
         live = ~done & (p < n)
+        walks = live & (chain | image | extension)
         new_frame = live & ~chain & image
+        # The block's sub-block chain (or the rest of one): skip the leading full 255-byte
+        # sub-blocks in bulk (each next length byte is 256 bytes on), then one short one.
+        start = tf.minimum(tf.where(chain, p, tf.where(image, p + 11 + local, p + 2)), n)
+        lengths = data[start : start + 256 * _GIF_RUN + 1 : 256]
+        full = tf.cast(tf.equal(lengths[:-1], 255), tf.int64)
+        skipped = tf.reduce_sum(tf.math.cumprod(full))
+        size = tf.cast(tf.gather(lengths, skipped), tf.int64)
+        short = skipped < _GIF_RUN
+        end = start + 256 * skipped + (1 + size) * tf.cast(short, tf.int64)
+        ended = short & tf.equal(size, 0)
+        # The byte after a chain that ends here: the walk ends now unless it introduces another
+        # block (the trailer needs no step of its own).
+        after = tf.gather(data, tf.minimum(end, n))
+        last = ended & ~(tf.equal(after, 0x2C) | tf.equal(after, 0x21))
         return (
-            tf.where(live, tf.where(chain, chain_p, tf.where(image, p + 11 + local, p + 2)), p),
-            tf.where(live, tf.where(chain, ~chain_end, image | tf.equal(kind, 0x21)), chain),
-            done | ~live | (~chain & ~image & ~tf.equal(kind, 0x21)),
+            tf.where(walks, end, p),
+            tf.where(walks, ~ended, chain),
+            done | ~walks | last,
             frames + tf.cast(new_frame, tf.int64),
             outside | (new_frame & ((left + fw > screen_w) | (top + fh > screen_h))),
             total + tf.where(new_frame, fw * fh, 0),
         )
 
-    # In a tf.data map the loop costs ~1 ms per GIF whatever its body (measured: unrolling the
-    # steps inline costs as much, each step being ~45 ops); the steps only read the bytes they
-    # need (a 64 KiB window), so the cost hardly grows with the file. One step per iteration:
-    # two halved the iterations but doubled the body, which every epoch's iterator instantiates
-    # again (GIF 0.75x -> 0.86x plain tf.data, first batch +150 -> +67 ms).
+    # Each loop iteration costs ~150 CPU us in a tf.data map (its ~60 ops), so a step reads a
+    # block *and* its chain: a one-frame GIF is one iteration, where reading the block, each
+    # 64 KiB of its chain and the trailer in steps of their own took 3-5 (measured on 300-500 px
+    # GIFs: 690 -> 480 us per image for the guard, against 130 us to read the file).
     zero = tf.constant(0, tf.int64)
     init = (13 + table, tf.constant(False), tf.constant(False), zero, tf.constant(False), zero)
     p, _, done, frames, outside, total = tf.while_loop(

@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from corpus import gif_bytes, jpeg_bytes, png_bytes, smooth_image
+from hypothesis import given
+from hypothesis import strategies as st
 from PIL import Image
 
 import kerasimg.data as kd
@@ -31,14 +33,16 @@ IMAGE = smooth_image(RNG, 48, 64)
 #: Then (issue 9, stop 11): the JPEG scan count and the EXIF search by the raw StringSplitV2
 #: op (tf.strings.split on a scalar adds ragged plumbing: +117 us per image against +36 us), the
 #: EXIF walk behind that search, and one GIF walk step per loop iteration: png 113, jpeg 317,
-#: gif 258, bmp 195, webp 145.
-OP_BUDGET = {"png": 120, "jpeg": 330, "gif": 270, "bmp": 205, "webp": 155}
+#: gif 258, bmp 195, webp 145. Stop 12: a GIF walk step reads a block and its whole chain
+#: (one loop iteration per frame instead of 3-5: the guard 690 -> 480 CPU us per 300-500 px
+#: GIF in a tf.data map), gif 270.
+OP_BUDGET = {"png": 120, "jpeg": 330, "gif": 280, "bmp": 205, "webp": 155}
 #: The datasets' own decode graph (``_decode(exact=False)``: no reason strings, the format's own
 #: magic only), what every image of a one-format folder runs: png 66, jpeg 308, gif 317, bmp 122,
-#: webp 105; at stop 11 png 68, jpeg 272, gif 206, bmp 117, webp 100. In a tf.data map each op
-#: costs ~2 us per image whatever it does, and each node is instantiated again (with Grappler)
-#: for every epoch's iterator.
-ADAPTER_OP_BUDGET = {"png": 72, "jpeg": 285, "gif": 215, "bmp": 125, "webp": 108}
+#: webp 105; at stop 11 png 68, jpeg 272, gif 206, bmp 117, webp 100; stop 12 gif 218 (above).
+#: In a tf.data map each op costs ~2 us per image whatever it does, and each node is
+#: instantiated again for every epoch's iterator (since stop 12 without Grappler).
+ADAPTER_OP_BUDGET = {"png": 72, "jpeg": 285, "gif": 225, "bmp": 125, "webp": 108}
 
 
 def _count_nodes(decoder: kd.ImageDecoder, exact: bool = True) -> int:
@@ -95,6 +99,85 @@ def test_gif_frames_total_is_bounded_by_max_pixels() -> None:
     assert kd.ImageDecoder(image_size=None, max_pixels=5 * 3072).why_bad(data) is None
     reason = kd.ImageDecoder(image_size=None, max_pixels=5 * 3072 - 1).why_bad(data)
     assert reason == "GIF frames total 15360 pixels in 5 frames, over max_pixels=15359"
+
+
+def _walk_reference(data: bytes, max_pixels: int) -> tuple[bool, int, bool]:
+    """The GIF block walk in plain Python: (within bounds, frames, a frame outside a screen
+    within ``max_pixels``). Bytes past the end read as zeros, as in the guard."""
+    byte = lambda i: data[i] if i < len(data) else 0  # noqa: E731
+    word = lambda i: byte(i) + 256 * byte(i + 1)  # noqa: E731
+    screen_w, screen_h, flags = word(6), word(8), byte(10)
+    p = 13 + (3 * (2 << (flags & 7)) if flags & 128 else 0)
+    frames = total = 0
+    outside = False
+    while p < len(data):
+        if byte(p) == 0x2C:
+            left, top, width, height, local = word(p + 1), word(p + 3), word(p + 5), word(p + 7), byte(p + 9)
+            frames, total = frames + 1, total + width * height
+            outside |= left + width > screen_w or top + height > screen_h
+            p += 11 + (3 * (2 << (local & 7)) if local & 128 else 0)
+        elif byte(p) == 0x21:
+            p += 2
+        else:
+            break
+        while byte(p) != 0:  # the sub-block chain
+            p += 1 + byte(p)
+        p += 1
+    screen_ok = screen_w * screen_h <= max_pixels  # else the reason is the screen's size
+    return screen_ok and not outside and total <= max_pixels, frames, screen_ok and outside
+
+
+def _traced_walk(run: int, max_pixels: int):
+    saved, _guard._GIF_RUN = _guard._GIF_RUN, run  # read when the walk is traced
+    try:
+        def walk(contents: tf.Tensor) -> tuple[tf.Tensor, ...]:
+            verdict = _guard.gif(contents, _guard.head_of(contents), max_pixels)
+            return verdict.ok, verdict.extra, verdict.reason()
+
+        return tf.function(walk, input_signature=[tf.TensorSpec([], tf.string)]).get_concrete_function()
+    finally:
+        _guard._GIF_RUN = saved
+
+
+_WALK_PIXELS = 1500
+#: the guard as shipped, and with 2 full sub-blocks per step (chains then span many steps)
+_WALKS = {run: _traced_walk(run, _WALK_PIXELS) for run in (_guard._GIF_RUN, 2)}
+
+
+@st.composite
+def _gif_blocks(draw) -> bytes:
+    """GIF-like bytes: a screen, then image descriptors and extensions with sub-block chains
+    (full 255-byte runs likely), maybe a trailer or a stray byte, maybe cut short."""
+    screen = draw(st.tuples(st.integers(0, 60), st.integers(0, 60)))
+    out = bytearray(b"GIF89a" + screen[0].to_bytes(2, "little") + screen[1].to_bytes(2, "little"))
+    out += bytes([draw(st.sampled_from([0, 0x80, 0x81])), 0, 0])
+    out += bytes(3 * (2 << (out[10] & 7)) if out[10] & 128 else 0)
+    for _ in range(draw(st.integers(0, 4))):
+        if draw(st.booleans()):
+            left, top, w, h = (draw(st.integers(0, 40)) for _ in range(4))
+            local = draw(st.sampled_from([0, 0x80]))
+            out += bytes([0x2C]) + b"".join(v.to_bytes(2, "little") for v in (left, top, w, h)) + bytes([local, 2])
+            out += bytes(6 if local else 0)
+        else:
+            out += bytes([0x21, draw(st.sampled_from([0xF9, 0xFE, 0x01]))])
+        for size in draw(st.lists(st.sampled_from([255, 255, 255, 1, 7, 200]), max_size=8)):
+            out += bytes([size]) + bytes([draw(st.sampled_from([0, 0x2C, 0x21, 0x3B, 255]))]) * size
+        out += b"\x00"
+    out += draw(st.sampled_from([b"\x3b", b"", b"\x00", b"\x2c"]))
+    cut = draw(st.integers(13, len(out)))
+    return bytes(out[:cut]) if draw(st.booleans()) else bytes(out)
+
+
+@given(_gif_blocks())
+def test_gif_walk_matches_a_plain_python_walk(data: bytes) -> None:
+    """The graph walk (a block and its chain per step, runs of full sub-blocks skipped in bulk)
+    finds the frames, their sizes and positions that a byte-by-byte Python walk finds."""
+    ok, frames, outside = _walk_reference(data, _WALK_PIXELS)
+    for run, walk in _WALKS.items():
+        got_ok, got_frames, reason = (v.numpy() for v in walk(tf.constant(data)))
+        assert (bool(got_ok), int(got_frames)) == (ok, frames), (run, data)
+        if outside:
+            assert reason == b"GIF frame larger than its logical screen (refused before decoding)", (run, reason)
 
 
 def test_progressive_jpeg_scan_bomb_is_refused_quickly() -> None:
