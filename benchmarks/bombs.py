@@ -44,6 +44,18 @@ def gif_frame_bomb(side: int = 6000) -> bytes:
     return header + frame + b"\x02\x4c\x01\x00" + b"\x3b"
 
 
+def gif_block_bomb(blocks: int = 65000) -> bytes:
+    """A 10x10 GIF with ``blocks`` one-byte comment extensions before its frame (325 KB for
+    65,000): each block is a step of any walk over the file's blocks."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.full((10, 10, 3), 90, np.uint8)).save(buffer, "GIF")
+    data = buffer.getvalue()
+    start = 13 + (3 * (2 << (data[10] & 7)) if data[10] & 0x80 else 0)  # after the colour table
+    return data[:start] + b"\x21\xfe\x01x\x00" * blocks + data[start:]
+
+
 def jpeg_scan_bomb(scans: int = 5000) -> bytes:
     """A small progressive JPEG of 4000x4000 pixels whose last scan (31 bytes) is repeated
     ``scans`` times: 5,000 scans make 249 KB, and every scan walks every coefficient of the image
@@ -85,6 +97,8 @@ def run_adapter(case: str, folder: Path) -> dict:
     bomb = folder / "a" / ("x.gif" if "gif" in case else "x.jpg")
     if case == "gif-frame":
         bomb.write_bytes(gif_frame_bomb())
+    elif case == "gif-blocks":
+        bomb.write_bytes(gif_block_bomb())
     elif case == "jpeg-scans":
         bomb.write_bytes(jpeg_scan_bomb())
     elif case == "control-gif":  # a harmless bad file of the same format: the skip's own cost
@@ -119,7 +133,7 @@ def run_serving(case: str, folder: Path) -> dict:
     kerasimg.export(model, folder / "export", decoder=ImageDecoder(image_size=(32, 32)))
     serve = tf.saved_model.load(str(folder / "export")).signatures["serving_bytes"]
     serve(image_bytes=tf.constant([_good_png()]))
-    data = gif_frame_bomb() if case == "gif-frame" else jpeg_scan_bomb()
+    data = {"gif-frame": gif_frame_bomb, "gif-blocks": gif_block_bomb}.get(case, jpeg_scan_bomb)()
     before, start = _peak_mib(), time.perf_counter()
     try:
         serve(image_bytes=tf.constant([data]))
@@ -137,8 +151,8 @@ def main() -> None:
             run = run_adapter if where == "adapter" else run_serving
             print(json.dumps(run(case, Path(tmp))))
         return
-    cases = [("adapter", c) for c in ("gif-frame", "control-gif", "jpeg-scans", "control-jpeg", "fifo", "dev-zero")]
-    cases += [("serving", c) for c in ("gif-frame", "jpeg-scans")]
+    cases = [("adapter", c) for c in ("gif-frame", "gif-blocks", "control-gif", "jpeg-scans", "control-jpeg", "fifo", "dev-zero")]
+    cases += [("serving", c) for c in ("gif-frame", "gif-blocks", "jpeg-scans")]
     print("| where | bomb | seconds | peak memory growth | reason |")
     print("|---|---|---:|---:|---|")
     for where, case in cases:

@@ -25,6 +25,12 @@ def test_gif_bomb_declares_a_frame_far_larger_than_its_screen():
     assert screen == (1, 1) and frame[2:] == (6000, 6000) and len(data) < 100
 
 
+def test_gif_block_bomb_is_a_small_gif_of_many_comment_blocks():
+    data = benchmark_scripts.load("bombs").gif_block_bomb()
+    assert data.startswith(b"GIF8") and data.endswith(b"\x3b")
+    assert data.count(b"\x21\xfe\x01x\x00") == 65000 and len(data) < 400_000
+
+
 def test_jpeg_bomb_is_small_with_thousands_of_scans():
     data = benchmark_scripts.load("bombs").jpeg_scan_bomb()
     assert data.startswith(b"\xff\xd8") and data.endswith(b"\xff\xd9")
@@ -35,10 +41,11 @@ def test_jpeg_bomb_is_small_with_thousands_of_scans():
 def test_full_run_refuses_every_bomb_with_its_reason():
     out = subprocess.run([sys.executable, str(SCRIPT)], capture_output=True, text=True, timeout=900, check=True)
     rows = [line for line in out.stdout.splitlines() if line.startswith("| adapter") or line.startswith("| serving")]
-    assert len(rows) == 8, out.stdout
+    assert len(rows) == 10, out.stdout
     reasons = {row.split("|")[2].strip() + "/" + row.split("|")[1].strip(): row.split("|")[5] for row in rows}
     assert "scans" in reasons["jpeg-scans/adapter"] and "scans" in reasons["jpeg-scans/serving"]
     assert "logical screen" in reasons["gif-frame/adapter"] and "logical screen" in reasons["gif-frame/serving"]
+    assert "blocks" in reasons["gif-blocks/adapter"] and "blocks" in reasons["gif-blocks/serving"]
     assert "FIFO" in reasons["fifo/adapter"] and "character device" in reasons["dev-zero/adapter"]
     seconds = [row.split("|")[3].strip() for row in rows]  # "failed" when a case's process died
     assert "failed" not in seconds and not any(reason.strip().startswith("NOT") for reason in reasons.values())

@@ -29,9 +29,14 @@ HEAD = 40  # bytes read at fixed offsets (zero-padded): every size field lies wi
 #: scan of a progressive JPEG re-reads every coefficient of the image: 5,000 scans turn a
 #: 118 KB file into 42 s of CPU, which is why libjpeg-turbo's tools carry a scan limit too.
 MAX_JPEG_SCANS = 256
-#: Most GIF blocks (image descriptors, extensions and sub-blocks that are not full 255-byte
-#: runs) walked before the file is refused: bounds the work of the frame walk.
-MAX_GIF_STEPS = 1 << 16
+#: Most steps of the GIF walk (one per image descriptor or extension with its sub-block chain,
+#: one more per MiB of a chain) before the file is refused: bounds the walk's work. A step costs
+#: ~120-300 CPU us, so a 325 KB GIF of 65,000 one-byte comments took 8 s under the earlier bound
+#: of 65,536 (and 85 s to explain in the skip report, which walks it twice more); 1,024 steps
+#: refuse it within a second. An animated GIF of up to ~500 frames (an extension and a
+#: descriptor each) still passes; more frames than that also meet the frames' total area bound
+#: (``max_pixels``) unless each is under ~0.1 megapixels.
+MAX_GIF_STEPS = 1024
 #: Most full 255-byte sub-blocks skipped by one step of the GIF walk (1 MiB of image data:
 #: one step per frame for all but huge frames). A step reads every 256th byte of that span.
 _GIF_RUN = 4096
@@ -217,6 +222,26 @@ def gif(contents: tf.Tensor, head: tf.Tensor, max_pixels: int, shape: tf.Tensor 
     data = tf.io.decode_raw(contents + b"\x00" * 272, tf.uint8)
     table = tf.where(flags >= 128, 3 * tf.bitwise.left_shift(tf.constant(2, tf.int64), flags % 8), 0)
 
+    walk = _gif_walk_traced() if tf.executing_eagerly() else _gif_walk
+    done, frames, outside, total = walk(data, n, 13 + table, screen_w, screen_h)
+
+    def why() -> tf.Tensor:
+        over = tf.strings.join([
+            "GIF frames total ", tf.strings.as_string(total), " pixels in ", tf.strings.as_string(frames),
+            f" frames, over max_pixels={max_pixels}",
+        ])  # fmt: skip
+        over = tf.where(outside, "GIF frame larger than its logical screen (refused before decoding)", over)
+        return tf.where(done, over, f"GIF has over {MAX_GIF_STEPS} blocks: refused before decoding")
+
+    within = done & ~outside & (total <= max_pixels)
+    return _sized(height, width, max_pixels, frames, within, why)
+
+
+def _gif_walk(data: tf.Tensor, n: tf.Tensor, first: tf.Tensor, screen_w: tf.Tensor, screen_h: tf.Tensor) -> tuple:
+    """The GIF block walk from ``first`` (the first block, after the colour table) over
+    ``data`` (the file as uint8, ``n`` bytes, zero-padded): whether it reached the end within
+    :data:`MAX_GIF_STEPS`, the frames, whether one reaches outside the screen, their total area."""
+
     def step(p, chain, done, frames, outside, total):
         # At a block introducer (unless inside a chain): image descriptor (0x2C), extension
         # (0x21), or anything else, which ends the walk (the trailer 0x3B, or a byte giflib refuses).
@@ -236,7 +261,10 @@ def gif(contents: tf.Tensor, head: tf.Tensor, max_pixels: int, shape: tf.Tensor 
         size = tf.cast(tf.gather(lengths, skipped), tf.int64)
         short = skipped < _GIF_RUN
         end = start + 256 * skipped + (1 + size) * tf.cast(short, tf.int64)
-        ended = short & tf.equal(size, 0)
+        # A short sub-block is usually the chain's last: its terminator (0) is read here too.
+        closes = short & (size > 0) & tf.equal(tf.gather(data, tf.minimum(end, n)), 0)
+        ended = short & tf.equal(size, 0) | closes
+        end = end + tf.cast(closes, tf.int64)
         # The byte after a chain that ends here: the walk ends now unless it introduces another
         # block (the trailer needs no step of its own).
         after = tf.gather(data, tf.minimum(end, n))
@@ -255,21 +283,24 @@ def gif(contents: tf.Tensor, head: tf.Tensor, max_pixels: int, shape: tf.Tensor 
     # 64 KiB of its chain and the trailer in steps of their own took 3-5 (measured on 300-500 px
     # GIFs: 690 -> 480 us per image for the guard, against 130 us to read the file).
     zero = tf.constant(0, tf.int64)
-    init = (13 + table, tf.constant(False), tf.constant(False), zero, tf.constant(False), zero)
-    p, _, done, frames, outside, total = tf.while_loop(
+    init = (first, tf.constant(False), tf.constant(False), zero, tf.constant(False), zero)
+    _, _, done, frames, outside, total = tf.while_loop(
         lambda p, chain, done, *_: ~done, step, init, maximum_iterations=MAX_GIF_STEPS
     )
+    return done, frames, outside, total
 
-    def why() -> tf.Tensor:
-        over = tf.strings.join([
-            "GIF frames total ", tf.strings.as_string(total), " pixels in ", tf.strings.as_string(frames),
-            f" frames, over max_pixels={max_pixels}",
-        ])  # fmt: skip
-        over = tf.where(outside, "GIF frame larger than its logical screen (refused before decoding)", over)
-        return tf.where(done, over, f"GIF has over {MAX_GIF_STEPS} blocks: refused before decoding")
 
-    within = done & ~outside & (total <= max_pixels)
-    return _sized(height, width, max_pixels, frames, within, why)
+_GIF_WALK_TRACED: list = []
+
+
+def _gif_walk_traced() -> Any:
+    """:func:`_gif_walk` as one traced function, for eager callers (the skip report explains a
+    bad file op by op): an eager loop runs each step's ~60 ops from Python, ~1,000x slower."""
+    if not _GIF_WALK_TRACED:
+        scalar = tf.TensorSpec([], tf.int64)
+        spec = [tf.TensorSpec([None], tf.uint8), scalar, scalar, scalar, scalar]
+        _GIF_WALK_TRACED.append(tf.function(_gif_walk, input_signature=spec, autograph=False))
+    return _GIF_WALK_TRACED[0]
 
 
 def _GIF_BLOCK(block: tf.Tensor) -> tf.Tensor:  # noqa: N802 - a constant-like helper
