@@ -150,7 +150,7 @@ def build_model(num_classes: int, image_size: tuple[int, int] = (32, 32), seed: 
     x = layers.RandomBrightness(0.1, seed=seed)(inputs)
     x = layers.RandomContrast(0.2, seed=seed + 1)(x)
     x = layers.Normalize()(x)
-    for filters in (32, 64):
+    for filters in (16, 32):
         x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
         x = keras.layers.MaxPooling2D()(x)
     x = keras.layers.Flatten()(x)
