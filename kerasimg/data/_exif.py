@@ -161,9 +161,19 @@ def orientation_if_tagged(contents: tf.Tensor) -> tf.Tensor:
         1
     """
     contents = tf.convert_to_tensor(contents, tf.string)
-    head = tf.strings.substr(contents, 0, _WINDOW)
-    tagged = _headers.pieces(head, b"Exif\0\0", 1) > 1
-    return tf.cond(tagged, lambda: orientation(contents), lambda: tf.constant(1, tf.int32))
+    return tf.cond(tagged(contents), lambda: orientation(contents), lambda: tf.constant(1, tf.int32))
+
+
+def tagged(contents: tf.Tensor) -> tf.Tensor:
+    """Whether ``Exif\\0\\0`` occurs in the first ``_WINDOW`` bytes: without it there is no
+    EXIF block for :func:`orientation` to find (it answers 1). One substring search.
+
+    Example:
+        >>> bool(tagged(tf.constant(b"\\xff\\xd8\\xff\\xe1\\x00\\x10Exif\\x00\\x00"))), bool(tagged(tf.constant(b"\\xff\\xd8")))
+        (True, False)
+    """
+    head = tf.strings.substr(tf.convert_to_tensor(contents, tf.string), 0, _WINDOW)
+    return _headers.pieces(head, b"Exif\0\0", 1) > 1
 
 
 def swaps_axes(orientation: tf.Tensor) -> tf.Tensor:

@@ -218,8 +218,10 @@ class Pipeline:
 
         def read(position: tf.Tensor, index: tf.Tensor, key: tf.Tensor) -> tuple[tf.Tensor, ...]:
             box = None
+            # one image seed for the crop and the other layers (each fold_in is ~6 ops per image)
+            image_seed = self.image_seed(key, index) if self.crop is not None or augment_one is not None else None
             if self.crop is not None:  # the crop layer's own box, drawn from the header size
-                seed = layer_seed(self.image_seed(key, index), 0)  # as apply_layers seeds layer 0
+                seed = layer_seed(image_seed, 0)  # as apply_layers seeds layer 0
 
                 def box(height: tf.Tensor, width: tf.Tensor) -> tuple:
                     return self.crop.get_box(height, width, seed=seed, training=True)
@@ -227,22 +229,22 @@ class Pipeline:
             # exact=False: no reason strings built per image; why_bad explains failures
             image = self.graph_decoder._decode(tf.io.read_file(paths[index]), exact=False, box=box)
             if augment_one is not None:
-                image = augment_one(index, key, image)
+                image = augment_one(index, key, image, image_seed)
             return position, index, key, image
 
         ds = ds.map(_nc(read), num_parallel_calls=_PARALLEL, deterministic=ordered)
         return ds.ignore_errors()
 
     def _augment_fn(self) -> Any:
-        """``augment`` on one image, ``(index, key, image) -> image``, with a stateless seed from
-        (seed, key, file index); None when there is nothing to apply."""
+        """``augment`` on one image, ``(index, key, image[, image_seed]) -> image``, with a
+        stateless seed from (seed, key, file index); None when there is nothing to apply."""
         layers = list(self.options.augment or [])
         start = 1 if self.crop is not None else 0  # the crop ran inside the decode
         if not layers[start:]:
             return None
 
-        def run(index: tf.Tensor, key: tf.Tensor, image: tf.Tensor) -> tf.Tensor:
-            seed = self.image_seed(key, index)
+        def run(index: tf.Tensor, key: tf.Tensor, image: tf.Tensor, seed: tf.Tensor | None = None) -> tf.Tensor:
+            seed = self.image_seed(key, index) if seed is None else seed
             out = image
             for i, layer in enumerate(layers[start:], start=start):  # the seeds apply_layers gives
                 if out.dtype == tf.uint8 and _moves_pixels_only(layer):  # same values, no casts
