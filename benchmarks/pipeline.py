@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import tempfile
 import time
 import warnings
@@ -59,10 +60,21 @@ def photos() -> list[np.ndarray]:
     return images
 
 
+def _reuse(folder: Path, suffix: str, n: int) -> bool:
+    """Whether ``folder`` already holds exactly ``n`` files of the corpus; else it is emptied, so
+    that a corpus made for another ``n`` never leaves extra files behind (they were timed too)."""
+    if not folder.exists():
+        return False
+    if len(list(folder.glob(f"*/*.{suffix}"))) == n and len([p for p in folder.rglob("*") if p.is_file()]) == n:
+        return True
+    shutil.rmtree(folder)
+    return False
+
+
 def make_corpus(root: Path, kind: str, n: int, seed: int = 0) -> Path:
     """``n`` JPEGs in ``root/kind/{a,b}/``: random crops of the photos resized to ``kind``."""
     folder = root / kind
-    if folder.exists() and len(list(folder.glob("*/*.jpg"))) == n:
+    if _reuse(folder, "jpg", n):
         return folder
     rng = np.random.default_rng(seed)
     sources = photos()
@@ -141,7 +153,7 @@ def make_format_corpus(root: Path, fmt: str, n: int, seed: int = 1) -> Path:
     """``n`` files of one format in ``root/<fmt>/{a,b}/``; ``digits``: the demo's 32x32 PNGs."""
     folder = root / fmt
     suffix = {"digits": "png"}.get(fmt, fmt)
-    if folder.exists() and len(list(folder.glob(f"*/*.{suffix}"))) == n:
+    if _reuse(folder, suffix, n):
         return folder
     if fmt == "digits":
         from sklearn.datasets import load_digits

@@ -30,7 +30,14 @@ def test_corpus_has_the_sizes_and_layout_it_promises(tmp_path):
             width, height = image.size
             assert image.format == "JPEG"
         assert 350 <= width <= 650 and 0.66 * width - 1 <= height <= width
+    stamp = files[0].stat().st_mtime_ns
     assert bench.make_corpus(tmp_path, "imagenet", 6) == folder  # reused, not rewritten
+    assert files[0].stat().st_mtime_ns == stamp
+    # a corpus asked for with fewer files holds exactly that many (it once kept the old extras,
+    # which were timed too under the smaller count's label)
+    assert len(list(bench.make_corpus(tmp_path, "imagenet", 4).glob("*/*.jpg"))) == 4
+    assert len(list(bench.make_format_corpus(tmp_path, "bmp", 5).glob("*/*"))) == 5
+    assert len(list(bench.make_format_corpus(tmp_path, "bmp", 3).glob("*/*"))) == 3
 
 
 @pytest.mark.nightly  # a full tiny run of every section (~40 s); `make bench` is the real one
