@@ -67,7 +67,8 @@ class ImageDecoder(GuardedDecode, PixelPath):
       8-bit images as ``"uint16"`` are scaled by 257, so 65535 is white for every source.
     * ``dtype="float32"``: values in [0, 255], not divided (clipped after bicubic/lanczos).
     * animated GIF: the first frame only (GIF transparency is ignored by TF). ``max_pixels``
-      applies to the logical screen; TF's GIF decoder still reads every frame.
+      applies to the logical screen and to the frames' total area, and a GIF of over 1,024
+      blocks (more than ~500 frames) is refused: TF's GIF decoder still reads every frame.
     * animated WebP: refused ("animated WebP not supported") because TF 2.21's WebP
       animation path corrupts the heap; still WebP (lossy, lossless, with alpha) decodes.
     * BMP: 8, 24 and 32 bits per pixel, uncompressed or BI_BITFIELDS, exact file size (TF's
