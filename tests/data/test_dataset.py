@@ -353,9 +353,10 @@ def test_every_pipeline_function_is_single_device(tagged, cache) -> None:
 
 
 def test_per_epoch_graph_stays_small(tagged) -> None:
-    """Every node of the pipeline's functions is instantiated again, with Grappler, for each
-    epoch's iterator (~0.2-0.5 ms per node on 2 cores): what the first batch of an epoch waits
-    for. A folder of PNGs: 153 nodes at stop 11 (206 before it). Raise only with a measurement."""
+    """Every node of the pipeline's functions is instantiated again for each epoch's iterator:
+    what the first batch of an epoch waits for (with Grappler until stop 12, ~0.2-0.5 ms per
+    node on 2 cores; as single-device functions since, ~10 ms for the whole PNG pipeline). A
+    folder of PNGs: 153 nodes at stop 11 (206 before it). Raise only with a measurement."""
     from tensorflow.core.framework import graph_pb2
 
     ds = kd.from_directory(tagged[0], image_size=SIZE, batch_size=8, seed=1)
