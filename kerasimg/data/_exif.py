@@ -149,24 +149,10 @@ def orientation(contents: tf.Tensor) -> tf.Tensor:
     return tf.gather(tf.constant(_RESULT), found, axis=zero)
 
 
-def orientation_if_tagged(contents: tf.Tensor) -> tf.Tensor:
-    """:func:`orientation`, read only when ``Exif\\0\\0`` occurs in the window it looks at.
-
-    The same value for every input (without that identifier in the first ``_WINDOW`` bytes
-    there is no EXIF block to find, and the answer is 1): one substring search instead of
-    the ~70-op walk, for the many JPEGs that carry no EXIF data.
-
-    Example:
-        >>> int(orientation_if_tagged(tf.constant(b"\\xff\\xd8 no exif here")))
-        1
-    """
-    contents = tf.convert_to_tensor(contents, tf.string)
-    return tf.cond(tagged(contents), lambda: orientation(contents), lambda: tf.constant(1, tf.int32))
-
-
 def tagged(contents: tf.Tensor) -> tf.Tensor:
     """Whether ``Exif\\0\\0`` occurs in the first ``_WINDOW`` bytes: without it there is no
-    EXIF block for :func:`orientation` to find (it answers 1). One substring search.
+    EXIF block for :func:`orientation` to find (it answers 1), so the decoder takes a branch
+    with no orientation op. One substring search instead of the ~70-op walk.
 
     Example:
         >>> bool(tagged(tf.constant(b"\\xff\\xd8\\xff\\xe1\\x00\\x10Exif\\x00\\x00"))), bool(tagged(tf.constant(b"\\xff\\xd8")))
