@@ -14,6 +14,7 @@ Every function here builds graph ops, never raises on any input, and keeps its o
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -291,17 +292,13 @@ def _gif_walk(data: tf.Tensor, n: tf.Tensor, first: tf.Tensor, screen_w: tf.Tens
     return done, frames, outside, total
 
 
-_GIF_WALK_TRACED: list = []
-
-
+@functools.cache
 def _gif_walk_traced() -> Any:
     """:func:`_gif_walk` as one traced function, for eager callers (the skip report explains a
     bad file op by op): an eager loop runs each step's ~60 ops from Python, ~1,000x slower."""
-    if not _GIF_WALK_TRACED:
-        scalar = tf.TensorSpec([], tf.int64)
-        spec = [tf.TensorSpec([None], tf.uint8), scalar, scalar, scalar, scalar]
-        _GIF_WALK_TRACED.append(tf.function(_gif_walk, input_signature=spec, autograph=False))
-    return _GIF_WALK_TRACED[0]
+    scalar = tf.TensorSpec([], tf.int64)
+    spec = [tf.TensorSpec([None], tf.uint8), scalar, scalar, scalar, scalar]
+    return tf.function(_gif_walk, input_signature=spec, autograph=False)
 
 
 def _GIF_BLOCK(block: tf.Tensor) -> tf.Tensor:  # noqa: N802 - a constant-like helper
