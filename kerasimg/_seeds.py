@@ -25,7 +25,7 @@ def layer_seed(seed: Any, i: int) -> Any:
 
     Returns:
         For an integer ``seed``, the int32 NumPy pair ``[seed & 0x7FFFFFFF, 7919 * (i + 1)]``
-        (no TensorFlow needed); otherwise the int64 TensorFlow pair
+        (no TensorFlow needed); otherwise the int32 TensorFlow pair
         ``tf.random.experimental.stateless_fold_in(seed, i + 1)``.
 
     Example:
@@ -39,6 +39,29 @@ def layer_seed(seed: Any, i: int) -> Any:
 
     seed = tf.cast(tf.convert_to_tensor(seed), tf.int64)
     return tf.random.experimental.stateless_fold_in(seed, i + 1)
+
+
+def layer_seeds(seed: Any, count: int) -> list:
+    """``[layer_seed(seed, i) for i in range(count)]``, with one random draw for a tensor seed.
+
+    ``stateless_fold_in(seed, data)`` is ``[draw(seed), data]``: the first word does not
+    depend on ``data``, so every layer's seed shares it (what ``kerasimg.data`` computes per
+    image: each draw is ~4 graph nodes).
+
+    Example:
+
+    >>> import tensorflow as tf
+    >>> seed = tf.constant([5, 0], tf.int64)
+    >>> [bool(tf.reduce_all(s == layer_seed(seed, i))) for i, s in enumerate(layer_seeds(seed, 3))]
+    [True, True, True]
+    """
+    if isinstance(seed, (int, np.integer)):
+        return [layer_seed(seed, i) for i in range(count)]
+    import tensorflow as tf
+
+    seed = tf.cast(tf.convert_to_tensor(seed), tf.int64)
+    word = tf.random.stateless_uniform([], seed=seed, dtype=tf.int32, minval=None, maxval=None)
+    return [tf.stack([word, tf.constant(i + 1, tf.int32)]) for i in range(count)]
 
 
 def fold_in(seed: Any, data: Any) -> Any:

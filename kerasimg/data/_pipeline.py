@@ -39,7 +39,7 @@ from typing import Any
 import tensorflow as tf
 
 from kerasimg._compat import single_device_dataset_functions
-from kerasimg._seeds import fold_in, layer_seed
+from kerasimg._seeds import fold_in, layer_seeds
 from kerasimg.data import listing as _listing
 from kerasimg.data._cache import _clear_unfinished_cache, _file_identities
 from kerasimg.data._options import _Options
@@ -159,9 +159,19 @@ class Pipeline:
             return layers[0]
         return None
 
-    def image_seed(self, key: tf.Tensor, index: tf.Tensor) -> tf.Tensor:
-        """The stateless seed of one image's augmentation in the epoch of ``key``."""
-        return fold_in(fold_in(self.epoch_seed(key), 2), index)
+    def image_seed(self, key: tf.Tensor, index: tf.Tensor, word: tf.Tensor | None = None) -> tf.Tensor:
+        """The stateless seed of one image's augmentation in the epoch of ``key``:
+        ``fold_in(fold_in(epoch_seed(key), 2), index)``, which is ``[seed_word(key), index]``
+        (``stateless_fold_in`` draws its first word from the seed alone). ``word``, when
+        given, is ``seed_word(key)``, computed once per epoch by :meth:`positions`."""
+        word = self.seed_word(key) if word is None else word
+        return tf.stack([word, tf.cast(index, tf.int64)])
+
+    def seed_word(self, key: tf.Tensor) -> tf.Tensor:
+        """The first word of every image seed of the epoch of ``key`` (int64 scalar)."""
+        return tf.random.stateless_uniform(
+            [], fold_in(self.epoch_seed(key), 2), minval=None, maxval=None, dtype=tf.int64
+        )
 
     def _graph_decoder(self) -> ImageDecoder:
         """The decoder of the tf.data graph: ``self.decoder`` restricted to the formats the
@@ -200,58 +210,64 @@ class Pipeline:
         return indices
 
     def positions(self, key: tf.Tensor) -> tf.data.Dataset:
-        """``(position, index, key)`` of each file of the epoch of ``key`` (no function runs
-        per element: the three columns are sliced)."""
+        """``(position, index, key, word)`` of each file of the epoch of ``key``, ``word``
+        being the epoch's :meth:`seed_word` (0 without ``augment``; no function runs per
+        element: the columns are sliced, the seed word is drawn once per epoch)."""
         key = tf.cast(key, tf.int64)
+        # without augment= nothing reads it (and each node costs at every epoch's start)
+        word = self.seed_word(key) if self.options.augment else tf.constant(0, tf.int64)
         return tf.data.Dataset.from_tensor_slices(
-            (tf.range(self.n, dtype=tf.int64), self.order(key), tf.fill([self.n], key))
+            (tf.range(self.n, dtype=tf.int64), self.order(key), tf.fill([self.n], key), tf.fill([self.n], word))
         )
 
     # ---- stages
     def decode(self, ds: tf.data.Dataset, ordered: bool = True, augment: bool = False) -> tf.data.Dataset:
-        """``(position, index, key, image)`` of every file of ``ds`` (from :meth:`positions`)
-        that decodes: a parallel map (in order when ``ordered``) whose failing elements are
+        """``(position, index, key, image)`` of every file of ``ds`` (``(position, index, key,
+        word)``, from :meth:`positions`) that decodes: a parallel map (in order when ``ordered``) whose failing elements are
         dropped (``ignore_errors``); :meth:`accounted` finds them afterwards. With ``augment``,
         the same map applies ``augment`` too (one dataset stage per image, not two)."""
         paths = tf.constant(self.paths)
         augment_one = self._augment_fn() if augment else None
 
-        def read(position: tf.Tensor, index: tf.Tensor, key: tf.Tensor) -> tuple[tf.Tensor, ...]:
+        def read(position: tf.Tensor, index: tf.Tensor, key: tf.Tensor, word: tf.Tensor) -> tuple[tf.Tensor, ...]:
             box = None
             # one image seed for the crop and the other layers (each fold_in is ~6 ops per image)
-            image_seed = self.image_seed(key, index) if self.crop is not None or augment_one is not None else None
+            seeds = None
+            if self.crop is not None or augment_one is not None:
+                seeds = layer_seeds(self.image_seed(key, index, word), len(self.options.augment))
             if self.crop is not None:  # the crop layer's own box, drawn from the header size
-                seed = layer_seed(image_seed, 0)  # as apply_layers seeds layer 0
+                seed = seeds[0]  # as apply_layers seeds layer 0
 
                 def box(height: tf.Tensor, width: tf.Tensor) -> tuple:
                     return self.crop.get_box(height, width, seed=seed, training=True)
 
             # exact=False: no reason strings built per image; why_bad explains failures
-            image = self.graph_decoder._decode(tf.io.read_file(paths[index]), exact=False, box=box)
+            image = self.graph_decoder._decode(tf.io.read_file(tf.gather(paths, index)), exact=False, box=box)
             if augment_one is not None:
-                image = augment_one(index, key, image, image_seed)
+                image = augment_one(index, key, image, seeds)
             return position, index, key, image
 
         ds = ds.map(_nc(read), num_parallel_calls=_PARALLEL, deterministic=ordered)
         return ds.ignore_errors()
 
     def _augment_fn(self) -> Any:
-        """``augment`` on one image, ``(index, key, image[, image_seed]) -> image``, with a
-        stateless seed from (seed, key, file index); None when there is nothing to apply."""
+        """``augment`` on one image, ``(index, key, image[, seeds]) -> image``, with a
+        stateless seed from (seed, key, file index) (``seeds``: its ``layer_seeds``, one per
+        layer of ``augment``); None when there is nothing to apply."""
         layers = list(self.options.augment or [])
         start = 1 if self.crop is not None else 0  # the crop ran inside the decode
         if not layers[start:]:
             return None
 
-        def run(index: tf.Tensor, key: tf.Tensor, image: tf.Tensor, seed: tf.Tensor | None = None) -> tf.Tensor:
-            seed = self.image_seed(key, index) if seed is None else seed
+        def run(index: tf.Tensor, key: tf.Tensor, image: tf.Tensor, seeds: list | None = None) -> tf.Tensor:
+            seeds = layer_seeds(self.image_seed(key, index), len(layers)) if seeds is None else seeds
             out = image
             for i, layer in enumerate(layers[start:], start=start):  # the seeds apply_layers gives
                 if out.dtype == tf.uint8 and _moves_pixels_only(layer):  # same values, no casts
-                    draw = layer.get_random_transformation(out, training=True, seed=layer_seed(seed, i))
+                    draw = layer.get_random_transformation(out, training=True, seed=seeds[i])
                     out = layer._move_one(out, draw)
                 else:
-                    out = layer.apply_with_seed(out, layer_seed(seed, i), training=True)
+                    out = layer.apply_with_seed(out, seeds[i], training=True)
             if out.dtype == tf.uint8:
                 return out
             out = tf.cast(out, tf.float32)

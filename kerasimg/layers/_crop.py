@@ -203,7 +203,7 @@ class CropLayer(BaseImageLayer):
                 box = self._draw_box(1, height, width, seed)
             else:
                 box = self._inference_box(height, width)
-            return tuple(box[key][0] for key in BOX_KEYS)
+            return tuple(self.backend.numpy.squeeze(box[key], axis=0) for key in BOX_KEYS)
 
     def transform_images(self, images: Any, transformation: dict | None = None, training: bool = True) -> Any:
         """Cut each image's box and resize it to ``(height, width)``: pure, no randomness.

@@ -91,6 +91,10 @@ class RandomFlip(BaseImageLayer):
         scatter copy every image twice."""
         import tensorflow as tf
 
+        if self.mode != "horizontal_and_vertical":  # one coin, one axis
+            key, axis = ("flip_horizontal", 1) if self.mode == "horizontal" else ("flip_vertical", 0)
+            coin = tf.reshape(tf.cast(transformation[key], tf.bool), [])
+            return tf.cond(coin, lambda: tf.reverse(image, [axis]), lambda: image)
         flip_h = tf.cast(tf.reshape(transformation["flip_horizontal"], [-1])[0], tf.int32)
         flip_v = tf.cast(tf.reshape(transformation["flip_vertical"], [-1])[0], tf.int32)
         axes = tf.range(1 - flip_v, 1 + flip_h)  # [], [0], [1] or [0, 1]

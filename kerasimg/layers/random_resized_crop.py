@@ -40,8 +40,50 @@ def _boxes(backend: Any, uniforms: Any, image_h: Any, image_w: Any, scale: tuple
 
     All ten attempts are computed at once; the first valid one wins, else the fallback
     (the centred box, its aspect ratio clamped to ``ratio``). Returns int32
-    ``(top, left, box_height, box_width)`` of shape ``uniforms.shape[:-1]``.
+    ``(top, left, box_height, box_width)`` of shape ``uniforms.shape[:-1]``. Under the
+    TensorFlow backend the same arithmetic in fewer graph nodes (``_boxes_tf``).
     """
+    if backend.name == "tensorflow":
+        return _boxes_tf(uniforms, image_h, image_w, scale, ratio)
+    return _boxes_ops(backend, uniforms, image_h, image_w, scale, ratio)
+
+
+def _boxes_tf(uniforms: Any, image_h: Any, image_w: Any, scale: tuple, ratio: tuple) -> tuple:
+    """``_boxes_ops`` in raw TensorFlow, bit for bit (the same float operations in the same
+    order; ``tests/layers/test_random_resized_crop.py`` checks it): what ``kerasimg.data``
+    runs per image to crop while decoding, where every graph node costs ~1-2 CPU us
+    (135 nodes through ``keras.ops``, about half of them constants; ~70 here). The first
+    valid attempt is gathered (``argmax``) instead of summed out of a one-hot mask, and the
+    two axes go as ``[..., 2]`` pairs (height, width)."""
+    import tensorflow as tf
+
+    f32 = tf.float32
+    height, width = tf.cast(image_h, f32), tf.cast(image_w, f32)
+    sides = tf.stack([height, width])  # [2]
+    area_u, aspect_u, corner_u = tf.split(uniforms, [_ATTEMPTS, _ATTEMPTS, 2], axis=-1)
+    log_lo, log_hi = np.float32(math.log(ratio[0])), np.float32(math.log(ratio[1]))
+    target = height * width * (scale[0] + (scale[1] - scale[0]) * area_u)
+    aspect = tf.exp(log_lo + (log_hi - log_lo) * aspect_u)
+    w = tf.round(tf.sqrt(target * aspect))
+    h = tf.round(tf.sqrt(target / aspect))
+    valid = (tf.minimum(w, h) > 0.0) & (w <= width) & (h <= height)
+    found = tf.reduce_any(valid, axis=-1, keepdims=True)
+    first = tf.argmax(tf.cast(valid, tf.int8), axis=-1, output_type=tf.int32)
+    drawn = tf.stack([tf.gather(h, first, batch_dims=first.shape.rank),
+                      tf.gather(w, first, batch_dims=first.shape.rank)], axis=-1)
+    # fallback: the whole image, its aspect ratio clamped to ratio, centred
+    in_ratio = width / height
+    clamped = tf.round(tf.stack([width / ratio[0], height * ratio[1]]))
+    fallback = tf.where(tf.stack([in_ratio < ratio[0], in_ratio > ratio[1]]), clamped, sides)
+    fallback = tf.minimum(tf.maximum(fallback, 1.0), sides)
+    box = tf.where(found, drawn, fallback)  # [..., 2]: height, width
+    room = sides - box
+    corner = tf.where(found, tf.minimum(tf.floor(corner_u * (room + 1.0)), room), tf.floor(room / 2.0))
+    return tuple(tf.unstack(tf.cast(tf.concat([corner, box], axis=-1), tf.int32), num=4, axis=-1))
+
+
+def _boxes_ops(backend: Any, uniforms: Any, image_h: Any, image_w: Any, scale: tuple, ratio: tuple) -> tuple:
+    """``_boxes`` in ``keras.ops`` (every backend)."""
     ops = backend.numpy
     f32 = "float32"
     height = backend.cast(image_h, f32)

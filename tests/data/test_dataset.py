@@ -587,3 +587,23 @@ def test_non_utf8_file_name_is_skipped_and_named(tmp_path: Path) -> None:
         ds = kd.from_directory(tmp_path, image_size=SIZE, shuffle=False)
     assert sorted(t for t, _ in epoch_tags(ds)) == [0, 1, 2, 3]
     assert [os.fsencode(p) for p, _ in ds.skipped] == [raw]
+
+
+def test_image_seed_is_the_documented_fold_with_the_epoch_word_drawn_once(tagged) -> None:
+    """``image_seed`` is ``fold_in(fold_in(epoch_seed(key), 2), index)``; the per-epoch
+    ``seed_word`` that ``positions`` slices in gives the same seed, and ``layer_seeds`` the
+    same per-layer seeds as ``layer_seed``, so the cheaper per-image graph changes no value."""
+    from kerasimg._seeds import fold_in, layer_seed, layer_seeds
+
+    ds = kd.from_directory(tagged[0], image_size=SIZE, batch_size=8, seed=3, augment=[RandomFlip()])
+    pipeline = ds._kerasimg_pipeline
+    key = tf.constant(pipeline.epoch_key(1), tf.int64)
+    words = {int(w) for *_, w in pipeline.positions(key).as_numpy_iterator()}
+    assert words == {int(pipeline.seed_word(key))}
+    for index in (0, 5, 2**40):
+        index = tf.constant(index, tf.int64)
+        want = fold_in(fold_in(pipeline.epoch_seed(key), 2), index)
+        got = pipeline.image_seed(key, index, next(iter(words)))
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+        for i, seed in enumerate(layer_seeds(got, 3)):
+            np.testing.assert_array_equal(seed.numpy(), layer_seed(want, i).numpy())

@@ -284,3 +284,21 @@ def test_bad_arguments_fail_at_construction(cls, kwargs, argument):
     message = str(info.value)
     assert f"`{argument}`" in message
     assert f"{argument}={kwargs[argument]!r}" in message
+
+
+@pytest.mark.parametrize("minval, maxval", [(0.0, 1.0), (-0.3, 0.3)])
+@pytest.mark.parametrize("shape", [(4,), (3, 22)])
+def test_tensorflow_stateless_draw_is_tf_random_stateless_uniform(minval, maxval, shape):
+    """The layers' stateless TensorFlow draw (``_uniform``, raw ops for U(0, 1)) gives exactly
+    ``tf.random.stateless_uniform``'s values, eagerly and in a graph."""
+    import types
+
+    from kerasimg.layers.base import BaseImageLayer, backend_for
+
+    seed = tf.constant([12, 34], tf.int64)
+    owner = types.SimpleNamespace(backend=backend_for(seed))
+    want = tf.random.stateless_uniform(shape, seed=seed, minval=minval, maxval=maxval).numpy()
+    got = BaseImageLayer._uniform(owner, shape, minval, maxval, seed=seed)
+    np.testing.assert_array_equal(np.asarray(got), want)
+    graph = tf.function(lambda s: BaseImageLayer._uniform(owner, shape, minval, maxval, seed=s), autograph=False)
+    np.testing.assert_array_equal(graph(seed).numpy(), want)
