@@ -14,7 +14,6 @@ Every function here builds graph ops, never raises on any input, and keeps its o
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -223,8 +222,13 @@ def gif(contents: tf.Tensor, head: tf.Tensor, max_pixels: int, shape: tf.Tensor 
     data = tf.io.decode_raw(contents + b"\x00" * 272, tf.uint8)
     table = tf.where(flags >= 128, 3 * tf.bitwise.left_shift(tf.constant(2, tf.int64), flags % 8), 0)
 
-    walk = _gif_walk_traced() if tf.executing_eagerly() else _gif_walk
-    done, frames, outside, total = walk(data, n, 13 + table, screen_w, screen_h)
+    if tf.executing_eagerly():  # the skip report: no TF loop to run op by op, nothing to trace
+        args = (int(v) for v in (n, 13 + table, screen_w, screen_h))
+        done, frames, outside, total = _gif_walk_eager(data.numpy(), *args)
+        done, outside = tf.constant(done), tf.constant(outside)
+        frames, total = tf.constant(frames, tf.int64), tf.constant(total, tf.int64)
+    else:
+        done, frames, outside, total = _gif_walk(data, n, 13 + table, screen_w, screen_h)
 
     def why() -> tf.Tensor:
         over = tf.strings.join([
@@ -292,13 +296,44 @@ def _gif_walk(data: tf.Tensor, n: tf.Tensor, first: tf.Tensor, screen_w: tf.Tens
     return done, frames, outside, total
 
 
-@functools.cache
-def _gif_walk_traced() -> Any:
-    """:func:`_gif_walk` as one traced function, for eager callers (the skip report explains a
-    bad file op by op): an eager loop runs each step's ~60 ops from Python, ~1,000x slower."""
-    scalar = tf.TensorSpec([], tf.int64)
-    spec = [tf.TensorSpec([None], tf.uint8), scalar, scalar, scalar, scalar]
-    return tf.function(_gif_walk, input_signature=spec, autograph=False)
+def _gif_walk_eager(data: np.ndarray, n: int, first: int, screen_w: int, screen_h: int) -> tuple:
+    """:func:`_gif_walk` step for step in Python, for eager callers (the skip report explains a
+    bad file op by op: an eager TensorFlow loop runs each step's ~60 ops from Python, and a
+    traced one cost ~0.3 s to trace in each process, more than a bomb's whole walk). The same
+    steps, the same :data:`MAX_GIF_STEPS` bound and the same answers as the graph walk (a
+    Hypothesis test checks both against each other); ``data`` is the zero-padded file."""
+    size_of = lambda i: int(data[i]) if i < len(data) else 0  # noqa: E731 - past the padding: none
+    word = lambda i: int(data[i]) + 256 * int(data[i + 1])  # noqa: E731
+    p, chain, done, frames, outside, total = first, False, False, 0, False, 0
+    for _ in range(MAX_GIF_STEPS):
+        if done:
+            break
+        at = min(p, n)
+        kind = int(data[at])
+        image, extension = kind == 0x2C, kind == 0x21
+        walks = p < n and (chain or image or extension)
+        if not walks:
+            done = True
+            break
+        if image and not chain:
+            left, top, fw, fh = word(at + 1), word(at + 3), word(at + 5), word(at + 7)
+            frames, total = frames + 1, total + fw * fh
+            outside = outside or left + fw > screen_w or top + fh > screen_h
+        local_table = 3 * (2 << (int(data[at + 9]) % 8)) if int(data[at + 9]) >= 128 else 0
+        start = min(p if chain else (p + 11 + local_table if image else p + 2), n)
+        skipped = 0  # leading full sub-blocks, at most _GIF_RUN (the zero padding ends a run too)
+        while skipped < _GIF_RUN and size_of(start + 256 * skipped) == 255:
+            skipped += 1
+        size = size_of(start + 256 * skipped)
+        short = skipped < _GIF_RUN
+        end = start + 256 * skipped + (1 + size) * short
+        closes = short and size > 0 and int(data[min(end, n)]) == 0
+        ended = (short and size == 0) or closes
+        end += closes
+        after = int(data[min(end, n)])
+        p, chain = end, not ended
+        done = ended and after not in (0x2C, 0x21)
+    return done, frames, outside, total
 
 
 def _GIF_BLOCK(block: tf.Tensor) -> tf.Tensor:  # noqa: N802 - a constant-like helper

@@ -217,6 +217,31 @@ def test_gif_walk_matches_a_plain_python_walk(data: bytes) -> None:
         assert (bool(got_ok), int(got_frames)) == (ok, frames), (run, data)
         if outside:
             assert reason == b"GIF frame larger than its logical screen (refused before decoding)", (run, reason)
+        # the eager walk (Python, what the skip report runs) answers as the graph walk does
+        assert _eager_walk(run, data) == (bool(got_ok), int(got_frames), reason), (run, data)
+
+
+def _eager_walk(run: int, data: bytes) -> tuple[bool, int, bytes]:
+    saved, _guard._GIF_RUN = _guard._GIF_RUN, run
+    try:
+        contents = tf.constant(data)
+        verdict = _guard.gif(contents, _guard.head_of(contents), _WALK_PIXELS)
+        return bool(verdict.ok), int(verdict.extra), verdict.reason().numpy()
+    finally:
+        _guard._GIF_RUN = saved
+
+
+def test_eager_and_graph_walks_share_the_step_bound() -> None:
+    """The Python walk of eager callers stops at MAX_GIF_STEPS as the graph walk does: the
+    comment bomb is refused with the same reason, one block fewer than the bound passes."""
+    for blocks, refused in ((_guard.MAX_GIF_STEPS, True), (_guard.MAX_GIF_STEPS - 2, False)):
+        data = _BOMBS.gif_block_bomb(blocks)
+        graph = tf.function(lambda c: _guard.gif(c, _guard.head_of(c), 10**8).ok, autograph=False)
+        eager = _guard.gif(tf.constant(data), _guard.head_of(tf.constant(data)), 10**8)
+        assert bool(eager.ok) == bool(graph(tf.constant(data))) == (not refused), blocks
+    bomb = tf.constant(_BOMBS.gif_block_bomb())
+    verdict = _guard.gif(bomb, _guard.head_of(bomb), 10**8)
+    assert verdict.reason().numpy().decode() == f"GIF has over {_guard.MAX_GIF_STEPS} blocks: refused before decoding"
 
 
 def test_progressive_jpeg_scan_bomb_is_refused_quickly() -> None:
