@@ -223,9 +223,10 @@ class Pipeline:
     # ---- stages
     def decode(self, ds: tf.data.Dataset, ordered: bool = True, augment: bool = False) -> tf.data.Dataset:
         """``(position, index, key, image)`` of every file of ``ds`` (``(position, index, key,
-        word)``, from :meth:`positions`) that decodes: a parallel map (in order when ``ordered``) whose failing elements are
-        dropped (``ignore_errors``); :meth:`accounted` finds them afterwards. With ``augment``,
-        the same map applies ``augment`` too (one dataset stage per image, not two)."""
+        word)``, from :meth:`positions`) that decodes: a parallel map (in order when
+        ``ordered``) whose failing elements are dropped (``ignore_errors``); :meth:`accounted`
+        finds them afterwards. With ``augment``, the same map applies ``augment`` too (one
+        dataset stage per image, not two)."""
         paths = tf.constant(self.paths)
         augment_one = self._augment_fn() if augment else None
 

@@ -71,8 +71,9 @@ class PixelPath:
 
     def _jpeg_branches(self, contents: tf.Tensor, header: Any, box: Any, orientation: Any) -> tuple:
         """``(index, branches)``: one decode per DCT ratio of ``_RATIOS`` (each a function
-        returning the upright pixels, not resized), and the index of the largest ratio whose output still
-        covers ``image_size`` in the window decoded (the box, the aspect crop or all)."""
+        returning the upright pixels, not resized), and the index of the largest ratio whose
+        output still covers ``image_size`` in the window decoded (the box, the aspect crop or
+        the whole image)."""
         cmyk = tf.equal(header.extra, 4)  # libjpeg cannot turn CMYK into grey directly
         h, w = header.height, header.width
         th, tw = self.image_size
