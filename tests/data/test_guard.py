@@ -40,15 +40,18 @@ IMAGE = smooth_image(RNG, 48, 64)
 #: for EXIF handling on the crop path; the other branch duplicates the decode), jpeg 368.
 #: Stop 13: one ``switch_case`` picks the DCT scale of an upright JPEG or the EXIF path (the
 #: ``tf.cond`` around a switch was two branch ops per image, ~27 CPU us each: 35-50 us less per
-#: image measured, at 23 more nodes): jpeg 391.
-OP_BUDGET = {"png": 120, "jpeg": 395, "gif": 290, "bmp": 205, "webp": 155}
+#: image measured, at 23 more nodes): jpeg 391. The GIF walk's first step inline, the loop in a
+#: branch only a multi-block GIF enters, and the file read zero-padded in one op: the step's
+#: nodes twice (the loop's are instantiated only when it runs), the guard 374 -> 321 CPU us per
+#: image, GIF 0.92x -> 0.95-0.97x plain tf.data: gif 430.
+OP_BUDGET = {"png": 120, "jpeg": 395, "gif": 435, "bmp": 205, "webp": 155}
 #: The datasets' own decode graph (``_decode(exact=False)``: no reason strings, the format's own
 #: magic only), what every image of a one-format folder runs: png 66, jpeg 308, gif 317, bmp 122,
 #: webp 105; at stop 11 png 68, jpeg 272, gif 206, bmp 117, webp 100; stop 12 gif 230, jpeg 323
-#: (above); stop 13 jpeg 346.
+#: (above); stop 13 jpeg 346, gif 378.
 #: In a tf.data map each op costs ~2 us per image whatever it does, and each node is
 #: instantiated again for every epoch's iterator (since stop 12 without Grappler).
-ADAPTER_OP_BUDGET = {"png": 72, "jpeg": 350, "gif": 235, "bmp": 125, "webp": 108}
+ADAPTER_OP_BUDGET = {"png": 72, "jpeg": 350, "gif": 385, "bmp": 125, "webp": 108}
 
 
 def _count_nodes(decoder: kd.ImageDecoder, exact: bool = True) -> int:
