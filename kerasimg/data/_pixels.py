@@ -41,26 +41,23 @@ class PixelPath:
 
     def _decode_jpeg(self, contents: tf.Tensor, header: Any, box: Any = None) -> tf.Tensor:
         if not self.exif_orientation:
-            return self._decode_jpeg_turned(contents, header, box, None)
-        # Most JPEGs carry no EXIF block: their branch holds no orientation op at all (the
-        # window mapping, the turn and its switch cost ~80 CPU us per image in a tf.data map).
-        tagged = _exif.tagged(contents)
-
-        def turned() -> tf.Tensor:
-            return self._jpeg_upright(contents, header, box, _exif.orientation(contents))
-
-        if self.image_size is None:
-            image = tf.cond(tagged, turned, lambda: self._jpeg_upright(contents, header, box, None))
+            image = self._jpeg_upright(contents, header, box, None)
         else:
-            # One switch for both choices (a branch op costs ~27 CPU us per image in a tf.data
-            # map, whatever it runs): the DCT scales of an upright JPEG, or the EXIF path.
-            index, branches = self._jpeg_branches(contents, header, box, None)
-            image = tf.switch_case(tf.where(tagged, len(branches), index), [*branches, turned])
-        return self._finish(image, False, crop=False)
+            # Most JPEGs carry no EXIF block: their branch holds no orientation op at all (the
+            # window mapping, the turn and its switch cost ~80 CPU us per image in a tf.data map).
+            tagged = _exif.tagged(contents)
 
-    def _decode_jpeg_turned(self, contents: tf.Tensor, header: Any, box: Any, orientation: Any) -> tf.Tensor:
-        """The JPEG decode for an EXIF ``orientation`` tensor (None: stored upright)."""
-        return self._finish(self._jpeg_upright(contents, header, box, orientation), False, crop=False)
+            def turned() -> tf.Tensor:
+                return self._jpeg_upright(contents, header, box, _exif.orientation(contents))
+
+            if self.image_size is None:
+                image = tf.cond(tagged, turned, lambda: self._jpeg_upright(contents, header, box, None))
+            else:
+                # One switch for both choices (a branch op costs ~27 CPU us per image in a
+                # tf.data map, whatever it runs): the DCT scales of an upright JPEG, or the EXIF path.
+                index, branches = self._jpeg_branches(contents, header, box, None)
+                image = tf.switch_case(tf.where(tagged, len(branches), index), [*branches, turned])
+        return self._finish(image, False, crop=False)
 
     def _jpeg_upright(self, contents: tf.Tensor, header: Any, box: Any, orientation: Any) -> tf.Tensor:
         """The decoded pixels (the window, at the DCT scale chosen), turned upright."""

@@ -52,7 +52,7 @@ def _boxes_tf(uniforms: Any, image_h: Any, image_w: Any, scale: tuple, ratio: tu
     """``_boxes_ops`` in raw TensorFlow, bit for bit (the same float operations in the same
     order; ``tests/layers/test_random_resized_crop.py`` checks it): what ``kerasimg.data``
     runs per image to crop while decoding, where every graph node costs ~1-2 CPU us
-    (135 nodes through ``keras.ops``, about half of them constants; ~70 here). The first
+    (135 nodes through ``keras.ops``, 51 of them constants; 76 here). The first
     valid attempt is gathered (``argmax``) instead of summed out of a one-hot mask, and the
     two axes go as ``[..., 2]`` pairs (height, width)."""
     import tensorflow as tf
