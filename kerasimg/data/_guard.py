@@ -82,18 +82,21 @@ def is_format(head: tf.Tensor, name: str) -> tf.Tensor:
     return tf.reduce_all(hits) if name == "webp" else tf.reduce_any(hits)
 
 
-def _fields(head: tf.Tensor, layout: list[tuple[int, int, bool]]) -> tf.Tensor:
+def _fields(head: tf.Tensor, layout: list) -> tf.Tensor:
     """Unsigned integers at fixed offsets of ``head``, all read by one matrix product.
 
-    ``layout`` lists ``(offset, bytes, little_endian)``; the result is float64 ``[len(layout)]``
-    (exact: every field is at most 4 bytes). In a tf.data map each op costs ~2 us per image
-    whatever it does, so the header is read with four ops, not four per field.
+    ``layout`` lists ``(offset, bytes, little_endian)``, or a tuple of ``(offset, bytes,
+    little_endian, scale)`` parts summed into one value; the result is float64
+    ``[len(layout)]`` (exact below 2^53: every field is at most 4 bytes). In a tf.data map
+    each op costs ~2 us per image whatever it does, so the header is read with four ops,
+    not four per field.
     """
     weights = np.zeros((HEAD, len(layout)))
-    for k, (pos, size, little) in enumerate(layout):
-        order = range(size) if little else reversed(range(size))
-        for j, byte in enumerate(order):
-            weights[pos + byte, k] = 256.0**j
+    for k, entry in enumerate(layout):
+        for pos, size, little, *scale in entry if isinstance(entry[0], tuple) else [entry]:
+            order = range(size) if little else reversed(range(size))
+            for j, byte in enumerate(order):
+                weights[pos + byte, k] += 256.0**j * (scale[0] if scale else 1.0)
     head_bytes = tf.cast(tf.io.decode_raw(head, tf.uint8), tf.float64)
     return tf.matmul(head_bytes[None], tf.constant(weights, tf.float64))[0]
 
@@ -138,8 +141,16 @@ def png(contents: tf.Tensor, head: tf.Tensor, max_pixels: int, shape: tf.Tensor 
 
 #: BMP bits per pixel and compression TF reads: 8, 24 or 32 bits, uncompressed or BI_BITFIELDS
 _BMP_MODES = [bpp * 2.0**32 + compression for bpp in (8, 24, 32) for compression in (0, 3)]
+#: The BMP fields, by one product: info header size, width, height, bits per pixel, mode
+#: (bits per pixel * 2^32 + compression: one number per pair, exact in float64), pixel offset
+_BMP_LAYOUT = [
+    (14, 4, True), (18, 4, True), (22, 4, True), (28, 2, True),
+    ((28, 2, True, 2.0**32), (30, 4, True, 1.0)), (10, 4, True),
+]  # fmt: skip
+#: where a BMP field turns negative (signed 32-bit: the header size, width and height)
+_BMP_SIGN = [2.0**31, 2.0**31, 2.0**31, np.inf, np.inf, np.inf]
 #: the grey ramp of an 8-bit BMP's colour table (B, G, R as a 24-bit number per entry)
-_GREY = np.arange(256, dtype=np.int64) * 0x010101
+_GREY = np.arange(256, dtype=np.int32) * 0x010101
 
 
 def bmp(contents: tf.Tensor, head: tf.Tensor, max_pixels: int, shape: tf.Tensor | None = None) -> Verdict:
@@ -147,38 +158,44 @@ def bmp(contents: tf.Tensor, head: tf.Tensor, max_pixels: int, shape: tf.Tensor 
     compression. TF checks the file size against them; an 8-bit BMP with a colour palette is
     refused here (TF would return palette indices as grey levels), as are compressions TF
     cannot read (it would misread RLE as raw rows)."""
-    layout = [(10, 4, True), (14, 4, True), (18, 4, True), (22, 4, True), (28, 2, True), (30, 4, True)]
-    offset, dib, width, height, bpp, compression = tf.unstack(_fields(head, layout), num=6)
-    width = tf.where(width >= 2**31, width - 2**32, width)
-    height = tf.abs(tf.where(height >= 2**31, height - 2**32, height))
+    fields = _fields(head, _BMP_LAYOUT)
+    fields = fields - 2.0**32 * tf.cast(fields >= _BMP_SIGN, tf.float64)  # signed ones, in 4 ops
+    dib, width, height, bpp, mode, offset = tf.unstack(fields, num=6)
     # TF reads the fields at fixed offsets whatever the header says it is: a header size below
-    # BITMAPINFOHEADER's 40 bytes, or a depth TF does not read, is refused here (as check() does).
-    mode = bpp * 2.0**32 + compression  # one number per (depth, compression) pair, exact in float64
-    header_ok = (dib >= 40) & (dib < 2**31) & tf.reduce_any(tf.equal(mode, _BMP_MODES))
-    # TF reads 8-bit BMPs as grey levels and ignores the colour table: refuse a colour one.
-    # Without a branch: the table read is empty unless the BMP is 8-bit.
-    # (a TF string op that fails puts raw bytes in its message: positions stay in the string)
-    n = tf.cast(tf.strings.length(contents), tf.float64)
-    start = tf.minimum(14 + dib, n)
-    length = tf.where(tf.equal(bpp, 8), tf.clip_by_value(tf.minimum(offset - start, n - start), 0, 1024), 0.0)
-    table = tf.strings.substr(contents, tf.cast(start, tf.int32), tf.cast(length, tf.int32) // 4 * 4)
-    entries = tf.bitwise.bitwise_and(tf.io.decode_raw(table, tf.int32), 0xFFFFFF)
-    grey = tf.reduce_all(tf.equal(tf.cast(entries, tf.int64), tf.constant(_GREY)[: tf.size(entries)]))
+    # BITMAPINFOHEADER's 40 bytes (or of 2^31 and more, negative here), or a depth TF does not
+    # read, is refused here (as check() does).
+    sized = dib >= 40
+    header_ok = sized & tf.reduce_any(tf.equal(mode, _BMP_MODES))
+
+    def grey() -> tf.Tensor:
+        # TF reads 8-bit BMPs as grey levels and ignores the colour table: refuse a colour one.
+        # (a TF string op that fails puts raw bytes in its message: positions stay in the string)
+        n = tf.cast(tf.strings.length(contents), tf.float64)
+        start = tf.minimum(14 + dib, n)
+        length = tf.clip_by_value(tf.minimum(offset - start, n - start), 0, 1024)
+        table = tf.strings.substr(contents, tf.cast(start, tf.int32), tf.cast(length, tf.int32) // 4 * 4)
+        entries = tf.bitwise.bitwise_and(tf.io.decode_raw(table, tf.int32), 0xFFFFFF)
+        return tf.reduce_all(tf.equal(entries, tf.constant(_GREY)[: tf.size(entries)]))
+
+    # In a branch only 8-bit BMPs take: inline, the table read cost every BMP ~60 CPU us per
+    # image in a tf.data map, the branch ~35 us.
+    grey_ok = tf.cond(sized & tf.equal(bpp, 8), grey, lambda: tf.constant(True))
 
     def why() -> tf.Tensor:
-        dib_i, bpp_i, comp_i = (tf.cast(v, tf.int64) for v in (dib, bpp, compression))
+        unsigned = tf.where(dib < 0, dib + 2.0**32, dib)
+        dib_i, bpp_i, comp_i = (tf.cast(v, tf.int64) for v in (unsigned, bpp, mode - bpp * 2.0**32))
         return tf.where(
-            ~((dib >= 40) & (dib < 2**31) & tf.reduce_any(tf.equal(bpp, [8.0, 24.0, 32.0]))),
+            ~(sized & tf.reduce_any(tf.equal(bpp, [8.0, 24.0, 32.0]))),
             tf.strings.join(["unsupported BMP (", tf.strings.as_string(dib_i), "-byte header, ",
                              tf.strings.as_string(bpp_i), " bits per pixel)"]),  # fmt: skip
             tf.where(
-                tf.equal(compression, 0) | tf.equal(compression, 3),
+                tf.equal(comp_i, 0) | tf.equal(comp_i, 3),
                 "unsupported BMP (8-bit colour palette)",
                 tf.strings.join(["unsupported BMP (compression ", tf.strings.as_string(comp_i), ")"]),
             ),
         )
 
-    return _sized(height, tf.maximum(width, 0), max_pixels, 0, header_ok & grey, why)
+    return _sized(tf.abs(height), tf.maximum(width, 0), max_pixels, 0, header_ok & grey_ok, why)
 
 
 def webp(contents: tf.Tensor, head: tf.Tensor, max_pixels: int, shape: tf.Tensor | None = None) -> Verdict:
