@@ -144,15 +144,19 @@ def contenders(folder: Path) -> dict:
 
 
 FORMAT_WIDTHS = (300, 500)  # the per-format corpora: photos this wide, saved in each format
+SUFFIXES = {"digits": "png", "gif89": "gif"}  # corpora named otherwise than their files
 PLAIN_DECODERS = {  # the plain tf.data decode a user writes for one format
     "png": "decode_png", "webp": "decode_webp", "gif": "decode_gif", "bmp": "decode_bmp", "digits": "decode_png",
+    "gif89": "decode_gif",
 }  # fmt: skip
 
 
 def make_format_corpus(root: Path, fmt: str, n: int, seed: int = 1) -> Path:
-    """``n`` files of one format in ``root/<fmt>/{a,b}/``; ``digits``: the demo's 32x32 PNGs."""
+    """``n`` files of one format in ``root/<fmt>/{a,b}/``; ``digits``: the demo's 32x32 PNGs;
+    ``gif89``: GIF89a files with a graphic control extension (a transparent colour), as most
+    GIFs are (Pillow writes a plain image as GIF87a, with none)."""
     folder = root / fmt
-    suffix = {"digits": "png"}.get(fmt, fmt)
+    suffix = SUFFIXES.get(fmt, fmt)
     if _reuse(folder, suffix, n):
         return folder
     if fmt == "digits":
@@ -172,7 +176,7 @@ def make_format_corpus(root: Path, fmt: str, n: int, seed: int = 1) -> Path:
         image = Image.fromarray(src).resize((width, int(width * 0.75)), Image.BILINEAR)
         path = folder / "ab"[i % 2] / f"{i:05d}.{suffix}"
         path.parent.mkdir(parents=True, exist_ok=True)
-        image.save(path, **({"quality": 85} if fmt == "webp" else {}))
+        image.save(path, **{"webp": {"quality": 85}, "gif89": {"transparency": 0}}.get(fmt, {}))
     return folder
 
 
@@ -183,13 +187,13 @@ def format_contenders(folder: Path, fmt: str) -> dict:
     import kerasimg.data
 
     autotune = tf.data.AUTOTUNE
-    suffix = {"digits": "png"}.get(fmt, fmt)
+    suffix = SUFFIXES.get(fmt, fmt)
     decode = getattr(tf.io, PLAIN_DECODERS[fmt])
 
     def plain():
         def load(path):
             data = tf.io.read_file(path)
-            image = decode(data)[0] if fmt in ("gif", "webp") else decode(data, channels=3)
+            image = decode(data)[0] if fmt in ("gif", "gif89", "webp") else decode(data, channels=3)
             image = tf.ensure_shape(image, [None, None, None])[..., :3]
             return tf.cast(tf.image.resize(image, SIZE), tf.uint8)
 
@@ -353,8 +357,8 @@ def main() -> None:
     parser.add_argument("--kinds", default="imagenet,scans", help="comma list: imagenet,scans")
     parser.add_argument("--crops", action=argparse.BooleanOptionalAction, default=True,
                         help="RandomResizedCrop + flip section on the JPEG corpora")
-    parser.add_argument("--formats", default="png,webp,gif,bmp,digits",
-                        help="per-format section: comma list of png,webp,gif,bmp,digits ('' for none)")
+    parser.add_argument("--formats", default="png,webp,gif,gif89,bmp,digits",
+                        help="per-format section: comma list of png,webp,gif,gif89,bmp,digits ('' for none)")
     parser.add_argument("--n-formats", type=int, default=600, help="images per format (default 600)")
     parser.add_argument("--serving", action=argparse.BooleanOptionalAction, default=True,
                         help="time serving_bytes against decode + serving_default")

@@ -70,8 +70,15 @@ def test_tiny_run_prints_every_contender_and_ratio(tmp_path):
 
 def test_format_corpus_writes_each_format(tmp_path):
     bench = benchmark_scripts.load("pipeline")
-    for fmt, magic in (("png", b"\x89PNG"), ("webp", b"RIFF"), ("gif", b"GIF8"), ("bmp", b"BM"), ("digits", b"\x89PNG")):
+    magics = (("png", b"\x89PNG"), ("webp", b"RIFF"), ("gif", b"GIF87a"), ("gif89", b"GIF89a"), ("bmp", b"BM"),
+              ("digits", b"\x89PNG"))  # fmt: skip
+    for fmt, magic in magics:
         folder = bench.make_format_corpus(tmp_path, fmt, 4)
         files = sorted(p for p in folder.glob("*/*") if p.is_file())
         assert len(files) == 4 and all(p.read_bytes().startswith(magic) for p in files), fmt
+    # gif89: a graphic control extension (21 F9 04) right after the global colour table
+    for path in bench.make_format_corpus(tmp_path, "gif89", 4).glob("*/*.gif"):
+        data = path.read_bytes()
+        table = 3 * (2 << (data[10] & 7)) if data[10] & 128 else 0
+        assert data[13 + table : 16 + table] == b"\x21\xf9\x04", path
 

@@ -238,7 +238,7 @@ def gif(contents: tf.Tensor, head: tf.Tensor, max_pixels: int, shape: tf.Tensor 
     length = tf.strings.length(contents)
     n = tf.cast(length, tf.int64)
     data = tf.io.decode_raw(contents, tf.uint8, fixed_length=length + 272)  # one copy, zero-padded
-    table = tf.where(flags >= 128, 3 * tf.bitwise.left_shift(tf.constant(2, tf.int64), flags % 8), 0)
+    table = tf.gather(tf.constant(_GIF_TABLE), flags)
 
     if tf.executing_eagerly():  # the skip report: no TF loop to run op by op, nothing to trace
         args = (int(v) for v in (n, 13 + table, screen_w, screen_h))
@@ -266,21 +266,26 @@ def _gif_walk(data: tf.Tensor, n: tf.Tensor, first: tf.Tensor, screen_w: tf.Tens
     :data:`MAX_GIF_STEPS`, the frames, whether one reaches outside the screen, their total area."""
 
     def step(p, chain, done, frames, outside, total):
+        # On the inline first step ``chain``, ``done``, ``frames``, ``outside`` and ``total``
+        # are Python's False and 0: the ops that would combine them are left out (~2 CPU us
+        # each per image in a tf.data map).
+        first = chain is False
         # At a block introducer (unless inside a chain): image descriptor (0x2C), extension
         # (0x21), or anything else, which ends the walk (the trailer 0x3B, or a byte giflib refuses).
         at = tf.minimum(p, n)
-        kind, left, top, fw, fh, local = tf.unstack(tf.cast(_GIF_BLOCK(data[at : at + 10]), tf.int64), num=6)
-        local = tf.where(local >= 128, 3 * tf.bitwise.left_shift(tf.constant(2, tf.int64), local % 8), 0)
+        kind, left, top, fw, fh, flags = tf.unstack(tf.cast(_GIF_BLOCK(tf.slice(data, [at], [10])), tf.int64), num=6)
+        local = tf.gather(tf.constant(_GIF_TABLE), flags)  # the local colour table's size
         image, extension = tf.equal(kind, 0x2C), tf.equal(kind, 0x21)
-        live = ~done & (p < n)
-        walks = live & (chain | image | extension)
-        new_frame = live & ~chain & image
+        live = p < n if first else ~done & (p < n)
+        walks = live & (image | extension) if first else live & (chain | image | extension)
+        new_frame = live & image if first else live & ~chain & image
         # The block's sub-block chain (or the rest of one): skip the leading full 255-byte
         # sub-blocks in bulk (each next length byte is 256 bytes on), then one short one.
-        start = tf.minimum(tf.where(chain, p, tf.where(image, p + 11 + local, p + 2)), n)
+        start = tf.where(image, p + 11 + local, p + 2)
+        start = tf.minimum(start if first else tf.where(chain, p, start), n)
         lengths = data[start : start + 256 * _GIF_RUN + 1 : 256]
-        full = tf.cast(tf.equal(lengths[:-1], 255), tf.int64)
-        skipped = tf.reduce_sum(tf.math.cumprod(full))
+        # (the padding ends a run within 272 bytes: a 0 is sampled before the slice's end)
+        skipped = tf.minimum(tf.reduce_sum(tf.math.cumprod(tf.cast(tf.equal(lengths, 255), tf.int64))), _GIF_RUN)
         size = tf.cast(tf.gather(lengths, skipped), tf.int64)
         short = skipped < _GIF_RUN
         end = start + 256 * skipped + (1 + size) * tf.cast(short, tf.int64)
@@ -292,13 +297,15 @@ def _gif_walk(data: tf.Tensor, n: tf.Tensor, first: tf.Tensor, screen_w: tf.Tens
         # block (the trailer needs no step of its own).
         after = tf.gather(data, tf.minimum(end, n))
         last = ended & ~(tf.equal(after, 0x2C) | tf.equal(after, 0x21))
+        reaches = new_frame & ((left + fw > screen_w) | (top + fh > screen_h))
+        area = tf.where(new_frame, fw * fh, 0)
         return (
             tf.where(walks, end, p),
-            tf.where(walks, ~ended, chain),
-            done | ~walks | last,
-            frames + tf.cast(new_frame, tf.int64),
-            outside | (new_frame & ((left + fw > screen_w) | (top + fh > screen_h))),
-            total + tf.where(new_frame, fw * fh, 0),
+            walks & ~ended if first else tf.where(walks, ~ended, chain),
+            ~walks | last if first else done | ~walks | last,
+            tf.cast(new_frame, tf.int64) if first else frames + tf.cast(new_frame, tf.int64),
+            reaches if first else outside | reaches,
+            area if first else total + area,
         )
 
     # Each loop iteration costs ~150 CPU us in a tf.data map (its ~60 ops), so a step reads a
@@ -309,10 +316,15 @@ def _gif_walk(data: tf.Tensor, n: tf.Tensor, first: tf.Tensor, screen_w: tf.Tens
     # its chain, the trailer) never enters it. With the file read zero-padded in one op (not a
     # string concatenation and a copy), the guard went 374 -> 321 median CPU us per image in a
     # tf.data map over 300 GIFs held in memory (stop 12 had measured the inline step alone as
-    # within the noise, ~30 us).
-    zero = tf.constant(0, tf.int64)
-    init = (first, tf.constant(False), tf.constant(False), zero, tf.constant(False), zero)
-    state = step(*init)
+    # within the noise, ~30 us). Stop 14: the first step without the ops that combine its
+    # constant state, the colour tables' sizes looked up: the guard ~300 -> ~260 us.
+    # Most GIF89a files open with a graphic control extension (21 F9 04, 4 bytes, 00) before
+    # the first frame: it is passed over here (exactly what a step over it does), so a
+    # one-frame GIF89a also walks in the inline step (without this it entered the loop:
+    # +126 CPU us per image).
+    control = tf.gather(data, tf.minimum(first, n) + _GIF_CONTROL_AT)
+    first = first + 8 * tf.cast(tf.reduce_all(tf.equal(control, _GIF_CONTROL)), tf.int64)
+    state = step(first, False, False, 0, False, 0)
 
     def rest() -> tuple:
         return tf.while_loop(lambda p, chain, done, *_: ~done, step, state, maximum_iterations=MAX_GIF_STEPS - 1)
@@ -329,6 +341,8 @@ def _gif_walk_eager(data: np.ndarray, n: int, first: int, screen_w: int, screen_
     Hypothesis test checks both against each other); ``data`` is the zero-padded file."""
     size_of = lambda i: int(data[i]) if i < len(data) else 0  # noqa: E731 - past the padding: none
     word = lambda i: int(data[i]) + 256 * int(data[i + 1])  # noqa: E731
+    if [size_of(first + i) for i in _GIF_CONTROL_AT] == _GIF_CONTROL:  # as the graph walk does
+        first += 8
     p, chain, done, frames, outside, total = first, False, False, 0, False, 0
     for _ in range(MAX_GIF_STEPS):
         if done:
@@ -359,6 +373,12 @@ def _gif_walk_eager(data: np.ndarray, n: int, first: int, screen_w: int, screen_
         p, chain = end, not ended
         done = ended and after not in (0x2C, 0x21)
     return done, frames, outside, total
+
+
+#: a graphic control extension: these bytes at these offsets (its 4 data bytes are free)
+_GIF_CONTROL_AT, _GIF_CONTROL = [0, 1, 2, 7], [0x21, 0xF9, 0x04, 0x00]
+#: bytes of the colour table a GIF's packed flags byte announces (bit 7: present; bits 0-2: size)
+_GIF_TABLE = np.array([3 * (2 << (f % 8)) if f >= 128 else 0 for f in range(256)], np.int64)
 
 
 def _GIF_BLOCK(block: tf.Tensor) -> tf.Tensor:  # noqa: N802 - a constant-like helper
