@@ -101,6 +101,8 @@ class PixelPath:
             def run() -> tf.Tensor:
                 if not windowed:
                     image = self._jpeg(contents, cmyk, ratio, None)
+                elif ratio == 1:  # the window as it is (it lies within the image): no arithmetic
+                    image = self._jpeg(contents, cmyk, 1, tf.cast(tf.stack([y0, x0, ch, cw]), tf.int32))
                 else:  # libjpeg crops in the scaled image: cover the full-size window, rounding out
                     ys, xs = y0 // ratio, x0 // ratio
                     ye = tf.minimum(-(-(y0 + ch) // ratio), -(-h // ratio))
