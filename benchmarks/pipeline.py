@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import tempfile
 import time
 import warnings
@@ -411,15 +412,23 @@ def main() -> None:
         datasets = {name: make() for name, make in format_contenders(folder, fmt).items()}
         images = {name: count_images(ds) for name, ds in datasets.items()}
         best = {name: [float("inf")] * 3 for name in datasets}
-        for _ in range(args.repeats):
-            for name, ds in datasets.items():
-                best[name] = [min(a, b) for a, b in zip(best[name], time_epoch(ds), strict=True)]
+        rounds = []  # (plain / kerasimg) wall and CPU seconds of the two epochs of each round
+        for r in range(args.repeats):  # the order alternates: a spell can favour a round's first
+            names = list(datasets) if r % 2 == 0 else list(datasets)[::-1]
+            got = {name: time_epoch(datasets[name]) for name in names}
+            for name in names:
+                best[name] = [min(a, b) for a, b in zip(best[name], got[name], strict=True)]
+            rounds.append((got["plain"][0] / got["kerasimg"][0], got["plain"][1] / got["kerasimg"][1]))
         for name, (seconds, cpu_seconds, latency) in best.items():
             print(f"  {name:12s} {images[name] / seconds:8.1f} images/s  {1000 * cpu_seconds / images[name]:6.2f} "
                   f"CPU ms/image  first batch {1000 * latency:5.0f} ms")
         (ours, _, ours_first), (plain, _, plain_first) = best["kerasimg"], best["plain"]
         print(f"  kerasimg / plain {plain / ours:5.2f}x images/s (whole epoch), first batch "
               f"{1000 * (ours_first - plain_first):+.0f} ms")
+        walls = sorted(wall for wall, _ in rounds)
+        print(f"  per round, order alternating: median {statistics.median(walls):.2f}x images/s, "
+              f"{statistics.median(cpu for _, cpu in rounds):.2f}x by CPU time "
+              f"({walls[0]:.2f}-{walls[-1]:.2f}x over {len(rounds)} round{'s' * (len(rounds) > 1)})")
     if args.serving:
         print("\nserving one 400x300 image (ms per call, best of 5 x 20)")
         for fmt, best in serving_figures(args.dir).items():

@@ -58,12 +58,17 @@ def test_tiny_run_prints_every_contender_and_ratio(tmp_path):
     ratios = re.findall(r"^  kerasimg / (\S+) +([\d.]+)x images/s, +([\d.]+)x by CPU time$", out, re.M)
     assert [r[0] for r in ratios] == list(CONTENDERS[1:]) * 2
     crops = re.findall(r"^    kerasimg / (\S+) +([\d.]+)x images/s$", out, re.M)
-    assert [c[0] for c in crops] == ["decode-and-crop", "crop-tutorial"] * 2
+    assert [c[0] for c in crops] == ["decode-and-crop", "dac-same-boxes", "crop-tutorial"] * 2
     out = per_format
     formats = re.findall(r"^format (\S+): 6 files", out, re.M)
     assert formats == ["png", "gif", "digits"]
     rows = re.findall(r"^  kerasimg / plain +([\d.]+)x images/s \(whole epoch\), first batch +([+-]\d+) ms$", out, re.M)
     assert len(rows) == 3 and all(float(r[0]) > 0 for r in rows)
+    spreads = re.findall(
+        r"^  per round, order alternating: median ([\d.]+)x images/s, ([\d.]+)x by CPU time "
+        r"\(([\d.]+)-([\d.]+)x over 1 round\)$", out, re.M,
+    )  # fmt: skip
+    assert len(spreads) == 3 and all(float(low) <= float(mid) <= float(high) for mid, _, low, high in spreads)
     serving = re.findall(r"^  (png|jpeg) +serving_bytes +([\d.]+) ms +decode\+serving_default +([\d.]+) ms", out, re.M)
     assert [s[0] for s in serving] == ["png", "jpeg"] and all(float(s[1]) > 0 for s in serving)
 
