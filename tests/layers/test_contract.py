@@ -128,7 +128,10 @@ def test_seeded_layers_reproduce_unseeded_vary(name, cls, kwargs):
     other = cls(**{**kwargs, "seed": kwargs["seed"] + 1000})
     assert not np.array_equal(to_np(cls(**kwargs)(x)), to_np(other(x)))
     unseeded = cls(**{**kwargs, "seed": None})
-    assert not np.array_equal(to_np(unseeded(x)), to_np(unseeded(x)))
+    # two calls of an unseeded flip repeat by chance 1 time in 256 (8 coins for 4 images): of
+    # four calls, one must differ from the first (a false failure: 1 in 2^32)
+    calls = [to_np(unseeded(x)) for _ in range(4)]
+    assert any(not np.array_equal(calls[0], other_call) for other_call in calls[1:])
     # stateless draws: the same seed gives the same transformation
     t1 = to_np(a.get_random_transformation(x, seed=5)[next(iter(a.get_random_transformation(x, seed=5)))])
     t2 = to_np(b.get_random_transformation(x, seed=5)[next(iter(b.get_random_transformation(x, seed=5)))])
