@@ -194,7 +194,8 @@ def format_contenders(folder: Path, fmt: str) -> dict:
     def plain():
         def load(path):
             data = tf.io.read_file(path)
-            image = decode(data)[0] if fmt in ("gif", "gif89", "webp") else decode(data, channels=3)
+            frames = PLAIN_DECODERS[fmt] in ("decode_gif", "decode_webp")  # [frames, H, W, C]
+            image = decode(data)[0] if frames else decode(data, channels=3)
             image = tf.ensure_shape(image, [None, None, None])[..., :3]
             return tf.cast(tf.image.resize(image, SIZE), tf.uint8)
 

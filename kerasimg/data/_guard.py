@@ -40,6 +40,10 @@ MAX_GIF_STEPS = 1024
 #: Most full 255-byte sub-blocks skipped by one step of the GIF walk (1 MiB of image data:
 #: one step per frame for all but huge frames). A step reads every 256th byte of that span.
 _GIF_RUN = 4096
+#: a graphic control extension: these bytes at these offsets (its 4 data bytes are free)
+_GIF_CONTROL_AT, _GIF_CONTROL = [0, 1, 2, 7], [0x21, 0xF9, 0x04, 0x00]
+#: bytes of the colour table a GIF's packed flags byte announces (bit 7: present; bits 0-2: size)
+_GIF_TABLE = np.array([3 * (2 << (f % 8)) if f >= 128 else 0 for f in range(256)], np.int64)
 _MAGICS = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM", b"RIFF", b"WEBP")
 _MAGIC_POS = (0, 0, 0, 0, 0, 0, 8)
 #: format index (1 + FORMATS.index) contributed by each magic match
@@ -358,7 +362,7 @@ def _gif_walk_eager(data: np.ndarray, n: int, first: int, screen_w: int, screen_
             left, top, fw, fh = word(at + 1), word(at + 3), word(at + 5), word(at + 7)
             frames, total = frames + 1, total + fw * fh
             outside = outside or left + fw > screen_w or top + fh > screen_h
-        local_table = 3 * (2 << (int(data[at + 9]) % 8)) if int(data[at + 9]) >= 128 else 0
+        local_table = int(_GIF_TABLE[data[at + 9]])
         start = min(p if chain else (p + 11 + local_table if image else p + 2), n)
         skipped = 0  # leading full sub-blocks, at most _GIF_RUN (the zero padding ends a run too)
         while skipped < _GIF_RUN and size_of(start + 256 * skipped) == 255:
@@ -373,12 +377,6 @@ def _gif_walk_eager(data: np.ndarray, n: int, first: int, screen_w: int, screen_
         p, chain = end, not ended
         done = ended and after not in (0x2C, 0x21)
     return done, frames, outside, total
-
-
-#: a graphic control extension: these bytes at these offsets (its 4 data bytes are free)
-_GIF_CONTROL_AT, _GIF_CONTROL = [0, 1, 2, 7], [0x21, 0xF9, 0x04, 0x00]
-#: bytes of the colour table a GIF's packed flags byte announces (bit 7: present; bits 0-2: size)
-_GIF_TABLE = np.array([3 * (2 << (f % 8)) if f >= 128 else 0 for f in range(256)], np.int64)
 
 
 def _GIF_BLOCK(block: tf.Tensor) -> tf.Tensor:  # noqa: N802 - a constant-like helper
