@@ -145,17 +145,19 @@ def contenders(folder: Path) -> dict:
 
 
 FORMAT_WIDTHS = (300, 500)  # the per-format corpora: photos this wide, saved in each format
-SUFFIXES = {"digits": "png", "gif89": "gif"}  # corpora named otherwise than their files
+SUFFIXES = {"digits": "png", "gif89": "gif", "gifanim": "gif"}  # corpora named otherwise than their files
+GIF_FRAMES = 6  # frames of each animated GIF of the ``gifanim`` corpus
 PLAIN_DECODERS = {  # the plain tf.data decode a user writes for one format
     "png": "decode_png", "webp": "decode_webp", "gif": "decode_gif", "bmp": "decode_bmp", "digits": "decode_png",
-    "gif89": "decode_gif",
+    "gif89": "decode_gif", "gifanim": "decode_gif",
 }  # fmt: skip
 
 
 def make_format_corpus(root: Path, fmt: str, n: int, seed: int = 1) -> Path:
     """``n`` files of one format in ``root/<fmt>/{a,b}/``; ``digits``: the demo's 32x32 PNGs;
     ``gif89``: GIF89a files with a graphic control extension (a transparent colour), as most
-    GIFs are (Pillow writes a plain image as GIF87a, with none)."""
+    GIFs are (Pillow writes a plain image as GIF87a, with none); ``gifanim``: animated GIFs of
+    :data:`GIF_FRAMES` frames panning across the photo, looping (a NETSCAPE2.0 extension)."""
     folder = root / fmt
     suffix = SUFFIXES.get(fmt, fmt)
     if _reuse(folder, suffix, n):
@@ -177,6 +179,13 @@ def make_format_corpus(root: Path, fmt: str, n: int, seed: int = 1) -> Path:
         image = Image.fromarray(src).resize((width, int(width * 0.75)), Image.BILINEAR)
         path = folder / "ab"[i % 2] / f"{i:05d}.{suffix}"
         path.parent.mkdir(parents=True, exist_ok=True)
+        if fmt == "gifanim":  # each frame the photo shifted a little further, one palette
+            indexed = image.convert("P", palette=Image.ADAPTIVE)  # quantised once (per frame: minutes)
+            frames = [Image.fromarray(np.roll(np.asarray(indexed), 9 * k, axis=1), "P") for k in range(GIF_FRAMES)]
+            for frame in frames:
+                frame.putpalette(indexed.getpalette())
+            frames[0].save(path, save_all=True, append_images=frames[1:], duration=80, loop=0)
+            continue
         image.save(path, **{"webp": {"quality": 85}, "gif89": {"transparency": 0}}.get(fmt, {}))
     return folder
 
@@ -359,8 +368,8 @@ def main() -> None:
     parser.add_argument("--kinds", default="imagenet,scans", help="comma list: imagenet,scans")
     parser.add_argument("--crops", action=argparse.BooleanOptionalAction, default=True,
                         help="RandomResizedCrop + flip section on the JPEG corpora")
-    parser.add_argument("--formats", default="png,webp,gif,gif89,bmp,digits",
-                        help="per-format section: comma list of png,webp,gif,gif89,bmp,digits ('' for none)")
+    parser.add_argument("--formats", default="png,webp,gif,gif89,gifanim,bmp,digits",
+                        help="per-format section: comma list of png,webp,gif,gif89,gifanim,bmp,digits ('' for none)")
     parser.add_argument("--n-formats", type=int, default=600, help="images per format (default 600)")
     parser.add_argument("--serving", action=argparse.BooleanOptionalAction, default=True,
                         help="time serving_bytes against decode + serving_default")

@@ -76,7 +76,7 @@ def test_tiny_run_prints_every_contender_and_ratio(tmp_path):
 def test_format_corpus_writes_each_format(tmp_path):
     bench = benchmark_scripts.load("pipeline")
     magics = (("png", b"\x89PNG"), ("webp", b"RIFF"), ("gif", b"GIF87a"), ("gif89", b"GIF89a"), ("bmp", b"BM"),
-              ("digits", b"\x89PNG"))  # fmt: skip
+              ("digits", b"\x89PNG"), ("gifanim", b"GIF89a"))  # fmt: skip
     for fmt, magic in magics:
         folder = bench.make_format_corpus(tmp_path, fmt, 4)
         files = sorted(p for p in folder.glob("*/*") if p.is_file())
@@ -86,4 +86,10 @@ def test_format_corpus_writes_each_format(tmp_path):
         data = path.read_bytes()
         table = 3 * (2 << (data[10] & 7)) if data[10] & 128 else 0
         assert data[13 + table : 16 + table] == b"\x21\xf9\x04", path
+    # gifanim: GIF_FRAMES different frames
+    import tensorflow as tf
+
+    for path in bench.make_format_corpus(tmp_path, "gifanim", 2).glob("*/*.gif"):
+        frames = tf.io.decode_gif(path.read_bytes()).numpy()
+        assert len(frames) == bench.GIF_FRAMES and not (frames[0] == frames[1]).all(), path
 

@@ -30,18 +30,23 @@ HEAD = 40  # bytes read at fixed offsets (zero-padded): every size field lies wi
 #: 118 KB file into 42 s of CPU, which is why libjpeg-turbo's tools carry a scan limit too.
 MAX_JPEG_SCANS = 256
 #: Most steps of the GIF walk (one per image descriptor or extension with its sub-block chain,
-#: one more per MiB of a chain) before the file is refused: bounds the walk's work. A step costs
-#: ~120-300 CPU us, so a 325 KB GIF of 65,000 one-byte comments took 8 s under the earlier bound
-#: of 65,536 (and 85 s to explain in the skip report, which walks it twice more); 1,024 steps
-#: refuse it within a second. An animated GIF of up to ~500 frames (an extension and a
-#: descriptor each) still passes; more frames than that also meet the frames' total area bound
-#: (``max_pixels``) unless each is under ~0.1 megapixels.
+#: one more per MiB of a chain) before the file is refused: bounds the walk's work. The walk
+#: ends with the first frame's chain (no other frame is decoded), so only blocks before it
+#: count: a GIF of any number of frames passes. A step costs ~120-300 CPU us, so a 325 KB GIF
+#: of 65,000 one-byte comments took 8 s under the earlier bound of 65,536 (and 85 s to explain
+#: in the skip report, which walks it twice more); 1,024 steps refuse it within a second.
 MAX_GIF_STEPS = 1024
 #: Most full 255-byte sub-blocks skipped by one step of the GIF walk (1 MiB of image data:
 #: one step per frame for all but huge frames). A step reads every 256th byte of that span.
 _GIF_RUN = 4096
-#: a graphic control extension: these bytes at these offsets (its 4 data bytes are free)
-_GIF_CONTROL_AT, _GIF_CONTROL = [0, 1, 2, 7], [0x21, 0xF9, 0x04, 0x00]
+#: Extensions of fixed size often met before the first frame, passed over before the walk's
+#: first step, in this order: (offsets, the bytes there, the extension's size). The animation's
+#: loop count (21 FF 0B "NETSCAPE2.0" 03 01, 2 free bytes, 00) and a graphic control extension
+#: (21 F9 04, 4 free bytes, 00).
+_GIF_LEADERS = (
+    ([*range(16), 18], [0x21, 0xFF, 0x0B, *b"NETSCAPE2.0", 0x03, 0x01, 0x00], 19),
+    ([0, 1, 2, 7], [0x21, 0xF9, 0x04, 0x00], 8),
+)
 #: bytes of the colour table a GIF's packed flags byte announces (bit 7: present; bits 0-2: size)
 _GIF_TABLE = np.array([3 * (2 << (f % 8)) if f >= 128 else 0 for f in range(256)], np.int64)
 _MAGICS = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM", b"RIFF", b"WEBP")
@@ -57,7 +62,7 @@ class Verdict(NamedTuple):
     reason: Callable[[], tf.Tensor]  # builds the string of why not: called only on refusal
     height: tf.Tensor  # int64
     width: tf.Tensor  # int64
-    extra: tf.Tensor  # int32: JPEG component count, PNG bit depth, else 0
+    extra: tf.Tensor  # JPEG component count, PNG bit depth (int32); GIF: its first frame's end (int64); else 0
 
 
 def fmt_index(head: tf.Tensor) -> tf.Tensor:
@@ -224,16 +229,18 @@ def webp(contents: tf.Tensor, head: tf.Tensor, max_pixels: int, shape: tf.Tensor
 
 
 def gif(contents: tf.Tensor, head: tf.Tensor, max_pixels: int, shape: tf.Tensor | None = None) -> Verdict:
-    """The logical screen and every frame's image descriptor.
+    """The logical screen and the first frame's image descriptor; the first frame's end.
 
-    TF's GIF decoder (giflib's ``DGifSlurp``) allocates every frame at the size its own
-    descriptor gives, whatever the screen says, before TF looks at it: a 27 KB file with a 1x1
-    screen and a 6000x6000 frame costs hundreds of MiB. So the blocks are walked (image
+    TF's GIF decoder (giflib's ``DGifSlurp``) reads and decompresses *every* frame, each at the
+    size its own descriptor gives, whatever the screen says, even when only the first is
+    returned: a 27 KB file with a 1x1 screen and a 6000x6000 frame costs hundreds of MiB, and a
+    10-frame GIF decodes 10 frames for the one a model sees. So the blocks are walked (image
     descriptors, extensions, and their sub-block chains, skipping runs of full 255-byte
-    sub-blocks :data:`_GIF_RUN` at a time) up to the trailer or the first block giflib would
-    refuse: a frame that reaches outside the logical screen is refused (the GIF specification
-    forbids it; TF would crop it anyway), so no frame is larger than the screen, which
-    ``max_pixels`` bounds, and the frames' total area is checked against ``max_pixels`` too.
+    sub-blocks :data:`_GIF_RUN` at a time) up to the end of the first frame's chain, and the
+    decoder is given the file up to there and a trailer (``extra``: that end; the same pixels,
+    and no other frame is read: :func:`first_frame`). A first frame that reaches outside the
+    logical screen is refused (the GIF specification forbids it; TF would crop it anyway), so
+    it is no larger than the screen, which ``max_pixels`` bounds.
     """
     width, height, flags = tf.unstack(tf.cast(_fields(head, [(6, 2, True), (8, 2, True), (10, 1, True)]), tf.int64))
     screen_w, screen_h = width, height
@@ -246,33 +253,53 @@ def gif(contents: tf.Tensor, head: tf.Tensor, max_pixels: int, shape: tf.Tensor 
 
     if tf.executing_eagerly():  # the skip report: no TF loop to run op by op, nothing to trace
         args = (int(v) for v in (n, 13 + table, screen_w, screen_h))
-        done, frames, outside, total = _gif_walk_eager(data.numpy(), *args)
+        done, frames, outside, end = _gif_walk_eager(data.numpy(), *args)
         done, outside = tf.constant(done), tf.constant(outside)
-        frames, total = tf.constant(frames, tf.int64), tf.constant(total, tf.int64)
+        frames, end = tf.constant(frames, tf.int64), tf.constant(end, tf.int64)
     else:
-        done, frames, outside, total = _gif_walk(data, n, 13 + table, screen_w, screen_h)
+        done, frames, outside, end = _gif_walk(data, n, 13 + table, screen_w, screen_h)
 
     def why() -> tf.Tensor:
-        over = tf.strings.join([
-            "GIF frames total ", tf.strings.as_string(total), " pixels in ", tf.strings.as_string(frames),
-            f" frames, over max_pixels={max_pixels}",
-        ])  # fmt: skip
-        over = tf.where(outside, "GIF frame larger than its logical screen (refused before decoding)", over)
+        over = tf.constant("GIF frame larger than its logical screen (refused before decoding)")
         return tf.where(done, over, f"GIF has over {MAX_GIF_STEPS} blocks: refused before decoding")
 
-    within = done & ~outside & (total <= max_pixels)
-    return _sized(height, width, max_pixels, frames, within, why)
+    # without a frame the file goes to the decoder as it is (which refuses it)
+    return _sized(height, width, max_pixels, tf.where(frames > 0, end, n), done & ~outside, why)
+
+
+def first_frame(contents: tf.Tensor, end: tf.Tensor) -> tf.Tensor:
+    """A GIF cut after its first frame (``end``: where :func:`gif`'s walk found that frame's
+    sub-block chain to end, its ``extra``) and closed with a trailer: what giflib reads then
+    is the screen, the blocks before the first frame and the frame itself, and TF decodes the
+    same pixels as from the whole file (a test checks it on animated GIFs).
+
+    Example:
+
+    >>> import io, numpy as np
+    >>> from PIL import Image
+    >>> frames = [Image.fromarray(np.full((4, 6), v, np.uint8)) for v in (0, 255)]
+    >>> out = io.BytesIO()
+    >>> frames[0].save(out, "GIF", save_all=True, append_images=frames[1:])
+    >>> data = tf.constant(out.getvalue())
+    >>> verdict = gif(data, head_of(data), 10**6)
+    >>> cut = first_frame(data, verdict.extra)
+    >>> int(tf.shape(tf.io.decode_gif(data))[0]), int(tf.shape(tf.io.decode_gif(cut))[0])
+    (2, 1)
+    """
+    return tf.strings.substr(contents, tf.zeros_like(end), end) + b"\x3b"
 
 
 def _gif_walk(data: tf.Tensor, n: tf.Tensor, first: tf.Tensor, screen_w: tf.Tensor, screen_h: tf.Tensor) -> tuple:
     """The GIF block walk from ``first`` (the first block, after the colour table) over
-    ``data`` (the file as uint8, ``n`` bytes, zero-padded): whether it reached the end within
-    :data:`MAX_GIF_STEPS`, the frames, whether one reaches outside the screen, their total area."""
+    ``data`` (the file as uint8, ``n`` bytes, zero-padded) to the end of the first frame's
+    chain: whether it got there (or to the end of the blocks) within :data:`MAX_GIF_STEPS`,
+    the frames seen (0 or 1), whether the frame reaches outside the screen, and where the
+    walk stopped (just after the frame's chain, when it saw one)."""
 
-    def step(p, chain, done, frames, outside, total):
-        # On the inline first step ``chain``, ``done``, ``frames``, ``outside`` and ``total``
-        # are Python's False and 0: the ops that would combine them are left out (~2 CPU us
-        # each per image in a tf.data map).
+    def step(p, chain, done, frames, outside):
+        # On the inline first step ``chain``, ``done``, ``frames`` and ``outside`` are Python's
+        # False and 0: the ops that would combine them are left out (~2 CPU us each per image
+        # in a tf.data map).
         first = chain is False
         # At a block introducer (unless inside a chain): image descriptor (0x2C), extension
         # (0x21), or anything else, which ends the walk (the trailer 0x3B, or a byte giflib refuses).
@@ -297,60 +324,55 @@ def _gif_walk(data: tf.Tensor, n: tf.Tensor, first: tf.Tensor, screen_w: tf.Tens
         closes = short & (size > 0) & tf.equal(tf.gather(data, tf.minimum(end, n)), 0)
         ended = short & tf.equal(size, 0) | closes
         end = end + tf.cast(closes, tf.int64)
-        # The byte after a chain that ends here: the walk ends now unless it introduces another
-        # block (the trailer needs no step of its own).
-        after = tf.gather(data, tf.minimum(end, n))
-        last = ended & ~(tf.equal(after, 0x2C) | tf.equal(after, 0x21))
         reaches = new_frame & ((left + fw > screen_w) | (top + fh > screen_h))
-        area = tf.where(new_frame, fw * fh, 0)
+        # A chain inside the first frame (the only frame the walk enters) ends the walk.
+        framed = new_frame if first else (frames > 0) | new_frame
         return (
             tf.where(walks, end, p),
             walks & ~ended if first else tf.where(walks, ~ended, chain),
-            ~walks | last if first else done | ~walks | last,
-            tf.cast(new_frame, tf.int64) if first else frames + tf.cast(new_frame, tf.int64),
+            ~walks | ended & framed if first else done | ~walks | ended & framed,
+            tf.cast(framed, tf.int64),
             reaches if first else outside | reaches,
-            area if first else total + area,
         )
 
-    # Each loop iteration costs ~150 CPU us in a tf.data map (its ~60 ops), so a step reads a
-    # block *and* its chain: a one-frame GIF is one iteration, where reading the block, each
-    # 64 KiB of its chain and the trailer in steps of their own took 3-5 (measured on 300-500 px
-    # GIFs: 690 -> ~420 us per image for the guard, against 130 us to read the file). The first
-    # step runs inline and the loop only in a branch for what is left: a one-frame GIF (a block,
-    # its chain, the trailer) never enters it. With the file read zero-padded in one op (not a
-    # string concatenation and a copy), the guard went 374 -> 321 median CPU us per image in a
-    # tf.data map over 300 GIFs held in memory (stop 12 had measured the inline step alone as
-    # within the noise, ~30 us). Stop 14: the first step without the ops that combine its
-    # constant state, the colour tables' sizes looked up: the guard ~300 -> ~260 us.
-    # Most GIF89a files open with a graphic control extension (21 F9 04, 4 bytes, 00) before
-    # the first frame: it is passed over here (exactly what a step over it does), so a
-    # one-frame GIF89a also walks in the inline step (without this it entered the loop:
-    # +126 CPU us per image).
-    control = tf.gather(data, tf.minimum(first, n) + _GIF_CONTROL_AT)
-    first = first + 8 * tf.cast(tf.reduce_all(tf.equal(control, _GIF_CONTROL)), tf.int64)
-    state = step(first, False, False, 0, False, 0)
+    # Each loop iteration costs ~150 CPU us in a tf.data map (its ~50 ops), so a step reads a
+    # block *and* its chain: the first frame of most GIFs is one iteration, where reading the
+    # block, each 64 KiB of its chain and the trailer in steps of their own took 3-5 (measured
+    # on 300-500 px GIFs: 690 -> ~420 us per image for the guard, against 130 us to read the
+    # file). The first step runs inline and the loop only in a branch for what is left. With
+    # the file read zero-padded in one op (not a string concatenation and a copy), the guard
+    # went 374 -> 321 median CPU us per image in a tf.data map over 300 GIFs held in memory.
+    # Stop 14: the first step without the ops that combine its constant state, the colour
+    # tables' sizes looked up: the guard ~300 -> ~260 us.
+    # Two extensions of fixed size often come before the first frame: the animation's loop
+    # count (the NETSCAPE2.0 application extension, in most animated GIFs) and a graphic
+    # control extension (most GIF89a files). Each is passed over here (exactly what a step
+    # over it does), so the first frame is still the inline step (else the loop: +126 CPU us).
+    for at, pattern, size in _GIF_LEADERS:
+        lead = tf.gather(data, tf.minimum(first, n) + at)
+        first = first + size * tf.cast(tf.reduce_all(tf.equal(lead, pattern)), tf.int64)
+    state = step(first, False, False, 0, False)
 
     def rest() -> tuple:
         return tf.while_loop(lambda p, chain, done, *_: ~done, step, state, maximum_iterations=MAX_GIF_STEPS - 1)
 
-    _, _, done, frames, outside, total = tf.cond(state[2], lambda: state, rest)
-    return done, frames, outside, total
+    end, _, done, frames, outside = tf.cond(state[2], lambda: state, rest)
+    return done, frames, outside, end
 
 
 def _gif_walk_eager(data: np.ndarray, n: int, first: int, screen_w: int, screen_h: int) -> tuple:
     """:func:`_gif_walk` step for step in Python, for eager callers (the skip report explains a
-    bad file op by op: an eager TensorFlow loop runs each step's ~60 ops from Python, and a
+    bad file op by op: an eager TensorFlow loop runs each step's ~50 ops from Python, and a
     traced one cost ~0.3 s to trace in each process, more than a bomb's whole walk). The same
     steps, the same :data:`MAX_GIF_STEPS` bound and the same answers as the graph walk (a
     Hypothesis test checks both against each other); ``data`` is the zero-padded file."""
     size_of = lambda i: int(data[i]) if i < len(data) else 0  # noqa: E731 - past the padding: none
     word = lambda i: int(data[i]) + 256 * int(data[i + 1])  # noqa: E731
-    if [size_of(first + i) for i in _GIF_CONTROL_AT] == _GIF_CONTROL:  # as the graph walk does
-        first += 8
-    p, chain, done, frames, outside, total = first, False, False, 0, False, 0
+    for at, pattern, size in _GIF_LEADERS:  # as the graph walk does
+        if [size_of(min(first, n) + i) for i in at] == pattern:
+            first += size
+    p, chain, done, frames, outside = first, False, False, 0, False
     for _ in range(MAX_GIF_STEPS):
-        if done:
-            break
         at = min(p, n)
         kind = int(data[at])
         image, extension = kind == 0x2C, kind == 0x21
@@ -360,8 +382,8 @@ def _gif_walk_eager(data: np.ndarray, n: int, first: int, screen_w: int, screen_
             break
         if image and not chain:
             left, top, fw, fh = word(at + 1), word(at + 3), word(at + 5), word(at + 7)
-            frames, total = frames + 1, total + fw * fh
-            outside = outside or left + fw > screen_w or top + fh > screen_h
+            frames = 1
+            outside = left + fw > screen_w or top + fh > screen_h
         local_table = int(_GIF_TABLE[data[at + 9]])
         start = min(p if chain else (p + 11 + local_table if image else p + 2), n)
         skipped = 0  # leading full sub-blocks, at most _GIF_RUN (the zero padding ends a run too)
@@ -372,11 +394,11 @@ def _gif_walk_eager(data: np.ndarray, n: int, first: int, screen_w: int, screen_
         end = start + 256 * skipped + (1 + size) * short
         closes = short and size > 0 and int(data[min(end, n)]) == 0
         ended = (short and size == 0) or closes
-        end += closes
-        after = int(data[min(end, n)])
-        p, chain = end, not ended
-        done = ended and after not in (0x2C, 0x21)
-    return done, frames, outside, total
+        p, chain = end + closes, not ended
+        if ended and frames:
+            done = True
+            break
+    return done, frames, outside, p
 
 
 def _GIF_BLOCK(block: tf.Tensor) -> tf.Tensor:  # noqa: N802 - a constant-like helper

@@ -13,7 +13,7 @@ from typing import Any
 
 import tensorflow as tf
 
-from kerasimg.data import _exif
+from kerasimg.data import _exif, _guard
 
 _DTYPES = {"uint8": tf.uint8, "uint16": tf.uint16, "float32": tf.float32}
 _RATIOS = (1, 2, 4, 8)  # JPEG DCT scale denominators supported by libjpeg through TF
@@ -154,8 +154,9 @@ class PixelPath:
         return self._converted(tf.cond(sixteen, lambda: pixels(tf.uint16), lambda: pixels(tf.uint8)))
 
     def _decode_gif(self, contents: tf.Tensor, header: Any, box: Any = None) -> tf.Tensor:
-        # DecodeImage with expand_animations=False returns the first frame only.
-        image = tf.io.decode_image(contents, channels=3, expand_animations=False)
+        # giflib reads every frame of a file (DecodeImage with expand_animations=False then
+        # returns the first): it is given the file up to the first frame's end and a trailer.
+        image = tf.io.decode_image(_guard.first_frame(contents, header.extra), channels=3, expand_animations=False)
         return self._finish(to_channels(tf.ensure_shape(image, [None, None, 3]), self.channels), box=box)
 
     def _decode_bmp(self, contents: tf.Tensor, header: Any, box: Any = None) -> tf.Tensor:
