@@ -59,6 +59,8 @@ def test_tiny_run_prints_every_contender_and_ratio(tmp_path):
     assert [r[0] for r in ratios] == list(CONTENDERS[1:]) * 2
     crops = re.findall(r"^    kerasimg / (\S+) +([\d.]+)x images/s$", out, re.M)
     assert [c[0] for c in crops] == ["decode-and-crop", "dac-same-boxes", "crop-tutorial"] * 2
+    floors = re.findall(r"^    the floor: floor-dct-1/8 / crop-tutorial +([\d.]+)x images/s", out, re.M)
+    assert len(floors) == 2 and all(float(f) > 0 for f in floors)
     out = per_format
     formats = re.findall(r"^format (\S+): 6 files", out, re.M)
     assert formats == ["png", "gif", "digits"]
