@@ -260,7 +260,7 @@ def crop_contenders(folder: Path) -> dict:
     torchvision boxes (``dac-same-boxes``: the same augmentation as kerasimg's, without guard),
     the same boxes decoded at DCT scale 1/8 (``floor-dct-1/8``: not an augmentation anyone
     trains with, but the least work libjpeg does for those boxes: entropy decoding down to each
-    box's bottom row, almost no IDCT; no crop-while-decode pipeline of these boxes is faster),
+    box's bottom row, almost no IDCT),
     the tutorial that decodes the whole JPEG, draws a box, crops and resizes, and, when keras-cv imports,
     ``image_dataset_from_directory`` with keras-cv's ``RandomCropAndResize`` + ``RandomFlip``
     mapped over its batches (see ``keras_cv_error``)."""
