@@ -187,6 +187,11 @@ def single_device_dataset_functions() -> Iterator[None]:
     If it goes away: the block does nothing (each epoch's first batch waits for Grappler
     again, nothing else changes), and ``tests/test_compat.py`` says so.
 
+    One trap (TF 2.21): with autotuning on, tf.data's ``inject_prefetch`` pass fails at
+    iterator creation on such a function when it returns an int32 tensor beside another
+    ("Expected only one fetch node but there were 2"). kerasimg's datasets turn autotuning and
+    that pass off (``_pipeline.Pipeline.finish``).
+
     Example:
 
     >>> import tensorflow as tf
