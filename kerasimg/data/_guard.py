@@ -253,18 +253,17 @@ def gif(contents: tf.Tensor, head: tf.Tensor, max_pixels: int, shape: tf.Tensor 
 
     if tf.executing_eagerly():  # the skip report: no TF loop to run op by op, nothing to trace
         args = (int(v) for v in (n, 13 + table, screen_w, screen_h))
-        done, frames, outside, end = _gif_walk_eager(data.numpy(), *args)
-        done, outside = tf.constant(done), tf.constant(outside)
-        frames, end = tf.constant(frames, tf.int64), tf.constant(end, tf.int64)
+        done, framed, outside, end = _gif_walk_eager(data.numpy(), *args)
+        done, framed, outside, end = tf.constant(done), tf.constant(framed), tf.constant(outside), tf.constant(end, tf.int64)
     else:
-        done, frames, outside, end = _gif_walk(data, n, 13 + table, screen_w, screen_h)
+        done, framed, outside, end = _gif_walk(data, n, 13 + table, screen_w, screen_h)
 
     def why() -> tf.Tensor:
         over = tf.constant("GIF frame larger than its logical screen (refused before decoding)")
         return tf.where(done, over, f"GIF has over {MAX_GIF_STEPS} blocks: refused before decoding")
 
     # without a frame the file goes to the decoder as it is (which refuses it)
-    return _sized(height, width, max_pixels, tf.where(frames > 0, end, n), done & ~outside, why)
+    return _sized(height, width, max_pixels, tf.where(framed, end, n), done & ~outside, why)
 
 
 def first_frame(contents: tf.Tensor, end: tf.Tensor) -> tf.Tensor:
@@ -293,13 +292,13 @@ def _gif_walk(data: tf.Tensor, n: tf.Tensor, first: tf.Tensor, screen_w: tf.Tens
     """The GIF block walk from ``first`` (the first block, after the colour table) over
     ``data`` (the file as uint8, ``n`` bytes, zero-padded) to the end of the first frame's
     chain: whether it got there (or to the end of the blocks) within :data:`MAX_GIF_STEPS`,
-    the frames seen (0 or 1), whether the frame reaches outside the screen, and where the
+    whether it saw the frame, whether the frame reaches outside the screen, and where the
     walk stopped (just after the frame's chain, when it saw one)."""
 
-    def step(p, chain, done, frames, outside):
-        # On the inline first step ``chain``, ``done``, ``frames`` and ``outside`` are Python's
-        # False and 0: the ops that would combine them are left out (~2 CPU us each per image
-        # in a tf.data map).
+    def step(p, chain, done, framed, outside):
+        # On the inline first step ``chain``, ``done``, ``framed`` and ``outside`` are Python's
+        # False: the ops that would combine them are left out (~2 CPU us each per image in a
+        # tf.data map).
         first = chain is False
         # At a block introducer (unless inside a chain): image descriptor (0x2C), extension
         # (0x21), or anything else, which ends the walk (the trailer 0x3B, or a byte giflib refuses).
@@ -326,12 +325,12 @@ def _gif_walk(data: tf.Tensor, n: tf.Tensor, first: tf.Tensor, screen_w: tf.Tens
         end = end + tf.cast(closes, tf.int64)
         reaches = new_frame & ((left + fw > screen_w) | (top + fh > screen_h))
         # A chain inside the first frame (the only frame the walk enters) ends the walk.
-        framed = new_frame if first else (frames > 0) | new_frame
+        framed = new_frame if first else framed | new_frame
         return (
             tf.where(walks, end, p),
             walks & ~ended if first else tf.where(walks, ~ended, chain),
             ~walks | ended & framed if first else done | ~walks | ended & framed,
-            tf.cast(framed, tf.int64),
+            framed,
             reaches if first else outside | reaches,
         )
 
@@ -351,13 +350,13 @@ def _gif_walk(data: tf.Tensor, n: tf.Tensor, first: tf.Tensor, screen_w: tf.Tens
     for at, pattern, size in _GIF_LEADERS:
         lead = tf.gather(data, tf.minimum(first, n) + at)
         first = first + size * tf.cast(tf.reduce_all(tf.equal(lead, pattern)), tf.int64)
-    state = step(first, False, False, 0, False)
+    state = step(first, False, False, False, False)
 
     def rest() -> tuple:
         return tf.while_loop(lambda p, chain, done, *_: ~done, step, state, maximum_iterations=MAX_GIF_STEPS - 1)
 
-    end, _, done, frames, outside = tf.cond(state[2], lambda: state, rest)
-    return done, frames, outside, end
+    end, _, done, framed, outside = tf.cond(state[2], lambda: state, rest)
+    return done, framed, outside, end
 
 
 def _gif_walk_eager(data: np.ndarray, n: int, first: int, screen_w: int, screen_h: int) -> tuple:
@@ -371,7 +370,7 @@ def _gif_walk_eager(data: np.ndarray, n: int, first: int, screen_w: int, screen_
     for at, pattern, size in _GIF_LEADERS:  # as the graph walk does
         if [size_of(min(first, n) + i) for i in at] == pattern:
             first += size
-    p, chain, done, frames, outside = first, False, False, 0, False
+    p, chain, done, framed, outside = first, False, False, False, False
     for _ in range(MAX_GIF_STEPS):
         at = min(p, n)
         kind = int(data[at])
@@ -382,7 +381,7 @@ def _gif_walk_eager(data: np.ndarray, n: int, first: int, screen_w: int, screen_
             break
         if image and not chain:
             left, top, fw, fh = word(at + 1), word(at + 3), word(at + 5), word(at + 7)
-            frames = 1
+            framed = True
             outside = left + fw > screen_w or top + fh > screen_h
         local_table = int(_GIF_TABLE[data[at + 9]])
         start = min(p if chain else (p + 11 + local_table if image else p + 2), n)
@@ -395,10 +394,10 @@ def _gif_walk_eager(data: np.ndarray, n: int, first: int, screen_w: int, screen_
         closes = short and size > 0 and int(data[min(end, n)]) == 0
         ended = (short and size == 0) or closes
         p, chain = end + closes, not ended
-        if ended and frames:
+        if ended and framed:
             done = True
             break
-    return done, frames, outside, p
+    return done, framed, outside, p
 
 
 def _GIF_BLOCK(block: tf.Tensor) -> tf.Tensor:  # noqa: N802 - a constant-like helper
