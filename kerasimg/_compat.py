@@ -227,6 +227,53 @@ def single_device_dataset_functions() -> Iterator[None]:
                 wrapper.__init__ = original
 
 
+#: The attribute TF's ``LowerFunctionalOpsPass`` reads on an If / While op: False keeps it a
+#: function call (``control_flow_util.maybe_set_lowering_attr`` sets it True by default).
+LOWERING_ATTR = "_lower_using_switch_merge"
+_CONTROL_FLOW_OPS = ("If", "StatelessIf", "While", "StatelessWhile", "Case", "StatelessCase")
+
+
+def unlowered(build: Any) -> Any:
+    """``build()``, with the If / While / Case ops it creates left as function calls.
+
+    In a tf.function TF *lowers* ``tf.cond`` and ``tf.while_loop`` to Switch / Merge nodes
+    inlined in the caller, and every node of a branch runs, dead, when the other is taken: in a
+    tf.data map each costs per element (~0.3-1 CPU us). A rarely taken branch that holds a
+    loop is cheaper as a call (one op; the branch's nodes run only when it is taken).
+
+    Relies on: ``Operation._set_attr`` (private) and the ``_lower_using_switch_merge``
+    attribute, which TF's own ``control_flow_util_v2`` sets the same way.
+
+    If it goes away: the ops stay lowered (the same results; the cost above comes back), and
+    ``tests/test_compat.py`` says so.
+
+    Example:
+
+    >>> import tensorflow as tf
+    >>> @tf.function
+    ... def f(x):
+    ...     return unlowered(lambda: tf.cond(x > 0, lambda: x, lambda: -x))
+    >>> int(f(tf.constant(-3)))
+    3
+    """
+    import tensorflow as tf
+
+    if tf.executing_eagerly():
+        return build()
+    graph = tf.compat.v1.get_default_graph()
+    before = len(graph.get_operations())
+    out = build()
+    try:
+        from tensorflow.core.framework import attr_value_pb2
+
+        for op in graph.get_operations()[before:]:
+            if op.type in _CONTROL_FLOW_OPS:
+                op._set_attr(LOWERING_ATTR, attr_value_pb2.AttrValue(b=False))
+    except (ImportError, AttributeError):  # pragma: no cover - depends on TF internals
+        pass
+    return out
+
+
 def worker_address(server: Any) -> str:
     """``"HOST:PORT"`` of a running ``tf.data.experimental.service.WorkerServer``.
 

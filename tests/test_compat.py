@@ -229,6 +229,24 @@ def test_single_device_dataset_functions_marks_this_threads_functions_only() -> 
 
 
 @needs_tf
+def test_unlowered_marks_the_ops_it_builds_and_they_run_as_calls() -> None:
+    tf, version = _tf()
+    api = f"Operation._set_attr({_compat.LOWERING_ATTR!r})"
+
+    def f(x):
+        lowered = tf.cond(x > 0, lambda: x, lambda: -x)
+        kept = _compat.unlowered(lambda: tf.cond(x > 0, lambda: x * 2, lambda: tf.while_loop(lambda i: i < 5, lambda i: i + 1, [x])[0]))
+        return lowered + kept
+
+    graph = tf.function(f, autograph=False).get_concrete_function(tf.TensorSpec([], tf.int64)).graph
+    attrs = [op.get_attr(_compat.LOWERING_ATTR) for op in graph.get_operations() if op.type in ("If", "StatelessIf")]
+    # TF marks a cond for lowering by default: the attribute exists, and ours says False
+    assert sorted(attrs) == [False, True], f"{api} in {version}: {attrs}"
+    # both branches run in a tf.data map (the call and the loop inside it)
+    assert [int(v) for v in tf.data.Dataset.from_tensor_slices([-3, 4]).map(f)] == [3 + 5, 4 + 8]
+
+
+@needs_tf
 def test_worker_address_is_WorkerServer_address() -> None:
     tf, version = _tf()
     service = tf.data.experimental.service

@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import tensorflow as tf
 
+from kerasimg._compat import unlowered
 from kerasimg.data import _headers
 from kerasimg.data._headers import FORMATS, too_big_reason
 
@@ -293,26 +294,27 @@ def _gif_walk(data: tf.Tensor, n: tf.Tensor, first: tf.Tensor, screen_w: tf.Tens
     ``data`` (the file as uint8, ``n`` bytes, zero-padded) to the end of the first frame's
     chain: whether it got there (or to the end of the blocks) within :data:`MAX_GIF_STEPS`,
     whether it saw the frame, whether the frame reaches outside the screen, and where the
-    walk stopped (just after the frame's chain, when it saw one)."""
+    walk stopped (just after the frame's chain, when it saw one).
+
+    Most GIFs are read by :func:`_gif_first_step` (the leading extensions of fixed size, the
+    first frame's descriptor and its whole chain); the loop runs, from the same block, only
+    when that step does not end the walk (another extension before the frame, a chain of
+    short sub-blocks or over 1 MiB), in a branch TF runs as a function call.
+    """
 
     def step(p, chain, done, framed, outside):
-        # On the inline first step ``chain``, ``done``, ``framed`` and ``outside`` are Python's
-        # False: the ops that would combine them are left out (~2 CPU us each per image in a
-        # tf.data map).
-        first = chain is False
         # At a block introducer (unless inside a chain): image descriptor (0x2C), extension
         # (0x21), or anything else, which ends the walk (the trailer 0x3B, or a byte giflib refuses).
         at = tf.minimum(p, n)
         kind, left, top, fw, fh, flags = tf.unstack(tf.cast(_GIF_BLOCK(tf.slice(data, [at], [10])), tf.int64), num=6)
         local = tf.gather(tf.constant(_GIF_TABLE), flags)  # the local colour table's size
         image, extension = tf.equal(kind, 0x2C), tf.equal(kind, 0x21)
-        live = p < n if first else ~done & (p < n)
-        walks = live & (image | extension) if first else live & (chain | image | extension)
-        new_frame = live & image if first else live & ~chain & image
+        live = ~done & (p < n)
+        walks = live & (chain | image | extension)
+        new_frame = live & ~chain & image
         # The block's sub-block chain (or the rest of one): skip the leading full 255-byte
         # sub-blocks in bulk (each next length byte is 256 bytes on), then one short one.
-        start = tf.where(image, p + 11 + local, p + 2)
-        start = tf.minimum(start if first else tf.where(chain, p, start), n)
+        start = tf.minimum(tf.where(chain, p, tf.where(image, p + 11 + local, p + 2)), n)
         lengths = data[start : start + 256 * _GIF_RUN + 1 : 256]
         # (the padding ends a run within 272 bytes: a 0 is sampled before the slice's end)
         skipped = tf.minimum(tf.reduce_sum(tf.math.cumprod(tf.cast(tf.equal(lengths, 255), tf.int64))), _GIF_RUN)
@@ -325,38 +327,83 @@ def _gif_walk(data: tf.Tensor, n: tf.Tensor, first: tf.Tensor, screen_w: tf.Tens
         end = end + tf.cast(closes, tf.int64)
         reaches = new_frame & ((left + fw > screen_w) | (top + fh > screen_h))
         # A chain inside the first frame (the only frame the walk enters) ends the walk.
-        framed = new_frame if first else framed | new_frame
-        return (
-            tf.where(walks, end, p),
-            walks & ~ended if first else tf.where(walks, ~ended, chain),
-            ~walks | ended & framed if first else done | ~walks | ended & framed,
-            framed,
-            reaches if first else outside | reaches,
+        framed = framed | new_frame
+        return tf.where(walks, end, p), tf.where(walks, ~ended, chain), done | ~walks | ended & framed, framed, outside | reaches
+
+    quick, p, end, outside = _gif_first_step(data, n, first, screen_w, screen_h)
+
+    def walked() -> tuple:
+        state = (p, tf.constant(False), tf.constant(False), tf.constant(False), tf.constant(False))
+        stop, _, done, framed, reaches = tf.while_loop(
+            lambda p, chain, done, *_: ~done, step, state, maximum_iterations=MAX_GIF_STEPS
         )
+        return done, framed, reaches, stop
 
-    # Each loop iteration costs ~150 CPU us in a tf.data map (its ~50 ops), so a step reads a
-    # block *and* its chain: the first frame of most GIFs is one iteration, where reading the
-    # block, each 64 KiB of its chain and the trailer in steps of their own took 3-5 (measured
-    # on 300-500 px GIFs: 690 -> ~420 us per image for the guard, against 130 us to read the
-    # file). The first step runs inline and the loop only in a branch for what is left. With
-    # the file read zero-padded in one op (not a string concatenation and a copy), the guard
-    # went 374 -> 321 median CPU us per image in a tf.data map over 300 GIFs held in memory.
-    # Stop 14: the first step without the ops that combine its constant state, the colour
-    # tables' sizes looked up: the guard ~300 -> ~260 us.
-    # Two extensions of fixed size often come before the first frame: the animation's loop
-    # count (the NETSCAPE2.0 application extension, in most animated GIFs) and a graphic
-    # control extension (most GIF89a files). Each is passed over here (exactly what a step
-    # over it does), so the first frame is still the inline step (else the loop: +126 CPU us).
-    for at, pattern, size in _GIF_LEADERS:
-        lead = tf.gather(data, tf.minimum(first, n) + at)
-        first = first + size * tf.cast(tf.reduce_all(tf.equal(lead, pattern)), tf.int64)
-    state = step(first, False, False, False, False)
+    # A branch function, not a lowered cond: the loop's ~60 nodes stay out of the hot path
+    # (lowered, they run dead for every GIF: +17 CPU us per image).
+    return unlowered(lambda: tf.cond(quick, lambda: (tf.constant(True), tf.constant(True), outside, end), walked))
 
-    def rest() -> tuple:
-        return tf.while_loop(lambda p, chain, done, *_: ~done, step, state, maximum_iterations=MAX_GIF_STEPS - 1)
 
-    end, _, done, framed, outside = tf.cond(state[2], lambda: state, rest)
-    return done, framed, outside, end
+#: The fast first step (:func:`_gif_first_step`) reads this many bytes from the first block:
+#: both leading extensions (19 + 8 bytes) and the image descriptor (10 of its 11 bytes).
+_GIF_WINDOW = 40
+#: Where the first frame's descriptor lies in that window: after no leading extension, the
+#: control extension, the loop extension, or both.
+_GIF_SKIPS = (0, 8, 19, 27)
+
+
+def _gif_window_tables() -> tuple:
+    """The constants of :func:`_gif_first_step`: the leading extensions' checks as one gather
+    (rows: the loop extension at 0, the control extension at 0 and at 19, each padded to 17
+    checks by repeating its first), the descriptor's place for each outcome, and the matrix
+    that reads the descriptor's kind, right and bottom edges (offset + size) and flags at
+    each place."""
+    rows = [(0, *_GIF_LEADERS[0][:2]), (0, *_GIF_LEADERS[1][:2]), (19, *_GIF_LEADERS[1][:2])]
+    where = np.array([[base + a for a in at] + [base + at[0]] * (17 - len(at)) for base, at, _ in rows], np.int32)
+    what = np.array([list(pat) + [pat[0]] * (17 - len(pat)) for _, _, pat in rows], np.uint8)
+    # outcome 4 * loop + 2 * control at 0 + control at 19 -> index into _GIF_SKIPS: a control
+    # extension counts at 19 only after a loop extension, and at 0 only without one
+    place = np.array([0, 0, 1, 1, 2, 3, 2, 3], np.int32)
+    weights = np.zeros((_GIF_WINDOW, 4 * len(_GIF_SKIPS)))
+    for j, skip in enumerate(_GIF_SKIPS):
+        weights[skip, 4 * j] = 1  # kind
+        for col, pair in ((1, (1, 5)), (2, (3, 7))):  # left + width, top + height (16-bit LE)
+            for pos in pair:
+                weights[skip + pos, 4 * j + col] += 1
+                weights[skip + pos + 1, 4 * j + col] += 256
+        weights[skip + 9, 4 * j + 3] = 1  # flags
+    return where, what, place, weights
+
+
+_GIF_LEAD_AT, _GIF_LEAD_IS, _GIF_PLACE, _GIF_FIELDS = _gif_window_tables()
+
+
+def _gif_first_step(data: tf.Tensor, n: tf.Tensor, first: tf.Tensor, screen_w: tf.Tensor, screen_h: tf.Tensor) -> tuple:
+    """What most GIFs need of the walk, in ~45 ops and no loop: pass over the loop and control
+    extensions (as the walk does), read the first frame's descriptor, skip its chain's full
+    sub-blocks in bulk and check that the short one after them closes it.
+
+    Returns ``quick`` (the walk ends here: an image descriptor whose chain closes within
+    :data:`_GIF_RUN` full sub-blocks), the block after the leading extensions (where the loop
+    starts otherwise), the chain's end and whether the frame reaches outside the screen. When
+    ``quick``, the walk's first step gives the same end and answers (a Hypothesis test walks
+    both against each other and against the eager walk).
+    """
+    at = tf.minimum(first, n)
+    window = tf.slice(data, tf.reshape(at, [1]), [_GIF_WINDOW])  # the zero padding covers it
+    leads = tf.reduce_all(tf.equal(tf.gather(window, _GIF_LEAD_AT), _GIF_LEAD_IS), axis=1)
+    place = tf.gather(_GIF_PLACE, tf.reduce_sum(tf.cast(leads, tf.int32) * [4, 2, 1]))
+    fields = tf.reshape(tf.matmul(tf.reshape(tf.cast(window, tf.float64), [1, _GIF_WINDOW]), _GIF_FIELDS), [4, 4])
+    kind, right, bottom, flags = tf.unstack(tf.cast(tf.gather(fields, place), tf.int64))
+    p = first + tf.gather(tf.constant(_GIF_SKIPS, tf.int64), place)
+    start = tf.minimum(p + 11 + tf.gather(tf.constant(_GIF_TABLE), flags), n)
+    lengths = data[start : start + 256 * _GIF_RUN : 256]  # a 0 of the padding ends it at worst
+    skipped = tf.argmax(lengths < 255)  # the first short sub-block (0 when there is none)
+    size = tf.cast(tf.gather(lengths, skipped), tf.int64)
+    end = start + 256 * skipped + 1 + size
+    closed = tf.equal(size, 0) | tf.equal(tf.gather(data, tf.minimum(end, n)), 0)
+    quick = (p < n) & tf.equal(kind, 0x2C) & (size < 255) & closed
+    return quick, p, end + tf.cast(size > 0, tf.int64), (right > screen_w) | (bottom > screen_h)
 
 
 def _gif_walk_eager(data: np.ndarray, n: int, first: int, screen_w: int, screen_h: int) -> tuple:
