@@ -163,3 +163,30 @@ def test_bad_corpus_peak_memory_under_64_mib(corpus) -> None:
     for clean, dirty in zip(good_only["epochs"], with_bad["epochs"], strict=True):
         assert mib(dirty - clean) < 64
     assert mib(with_bad["process_kib"] - good_only["process_kib"]) < 64
+
+
+def test_batches_with_bad_files_are_the_per_image_pipelines(corpus) -> None:
+    """The map and the batch are fused, and a batch in which any file fails is dropped and
+    decoded again one file at a time (``Pipeline.batched``): the epoch is the one the per-image
+    pipeline (a map whose failures are dropped, then the batch: ``decode`` + ``accounted``)
+    gives, batch for batch and image for image, augmentation included, with batches of 16 but
+    the last. The corpus puts bad files in most batches, several batches in a row and the last."""
+    from kerasimg.layers import RandomFlip
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", kd.SkippedFileWarning)
+        ds = kd.from_directory(corpus.root, image_size=SIZE, batch_size=16, seed=8, augment=[RandomFlip(seed=2)])
+        pipe = ds._kerasimg_pipeline
+        key = tf.constant(pipe.epoch_key(0), tf.int64)  # the first epoch's, for both
+        fused = pipe.finish(pipe.batched(tf.data.Dataset.from_tensors(key), 16))
+        per_image = pipe.finish(pipe.accounted(pipe.decode(pipe.positions(key), augment=True), 16))
+        got, want = list(fused), list(per_image)
+        first_epoch = list(ds)  # the dataset itself: the same epoch
+    for (x, _), (x2, _) in zip(first_epoch, got, strict=True):
+        np.testing.assert_array_equal(x.numpy(), x2.numpy())
+    assert len(pipe.paths) > 16 * 4 and len(pipe.log.items) > 10  # many batches, many bad files
+    assert [len(x) for x, _ in got] == [len(x) for x, _ in want]
+    assert all(len(x) == 16 for x, _ in got[:-1]) and 0 < len(got[-1][0]) <= 16
+    for (x, y), (x2, y2) in zip(got, want, strict=True):
+        np.testing.assert_array_equal(x.numpy(), x2.numpy())
+        np.testing.assert_array_equal(y.numpy(), y2.numpy())
