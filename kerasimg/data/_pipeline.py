@@ -42,7 +42,7 @@ from typing import Any
 
 import tensorflow as tf
 
-from kerasimg._compat import single_device_dataset_functions
+from kerasimg._compat import calls_without_grappler, single_device_dataset_functions
 from kerasimg._seeds import fold_in, layer_seeds
 from kerasimg.data import listing as _listing
 from kerasimg.data._cache import _clear_unfinished_cache, _file_identities
@@ -392,7 +392,8 @@ class Pipeline:
             first = positions[0]  # a batch arrives whole: its positions follow each other
 
             def recovered() -> tuple[tf.Tensor, ...]:  # the batches since ``last`` were dropped
-                return again(key, tf.range(last + 1, first), (positions, indices, images))
+                missing = tf.range(last + 1, first)
+                return calls_without_grappler(lambda: again(key, missing, (positions, indices, images)))
 
             arrived, out_i, out_x = tf.cond(first > last + 1, recovered, lambda: (positions, indices, images))
             end = positions[-1]  # n for the sentinel: every position before it is accounted for
