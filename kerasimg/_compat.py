@@ -256,6 +256,14 @@ def unlowered(build: Any) -> Any:
     >>> int(f(tf.constant(-3)))
     3
     """
+    from tensorflow.core.framework import attr_value_pb2
+
+    return _set_on_new_ops(build, _CONTROL_FLOW_OPS, LOWERING_ATTR, attr_value_pb2.AttrValue(b=False))
+
+
+def _set_on_new_ops(build: Any, types: tuple[str, ...], name: str, value: Any) -> Any:
+    """``build()``; then attribute ``name`` = ``value`` (an ``AttrValue``) on each op of one of
+    ``types`` it added to the graph being traced (eagerly: ``build()`` alone)."""
     import tensorflow as tf
 
     if tf.executing_eagerly():
@@ -264,12 +272,10 @@ def unlowered(build: Any) -> Any:
     before = len(graph.get_operations())
     out = build()
     try:
-        from tensorflow.core.framework import attr_value_pb2
-
         for op in graph.get_operations()[before:]:
-            if op.type in _CONTROL_FLOW_OPS:
-                op._set_attr(LOWERING_ATTR, attr_value_pb2.AttrValue(b=False))
-    except (ImportError, AttributeError):  # pragma: no cover - depends on TF internals
+            if op.type in types:
+                op._set_attr(name, value)
+    except AttributeError:  # pragma: no cover - depends on TF internals
         pass
     return out
 
@@ -301,25 +307,12 @@ def calls_without_grappler(build: Any) -> Any:
     >>> [int(v) for v in ds]
     [1, 2]
     """
-    import tensorflow as tf
+    from tensorflow.core.framework import attr_value_pb2
+    from tensorflow.core.protobuf import config_pb2
 
-    if tf.executing_eagerly():
-        return build()
-    graph = tf.compat.v1.get_default_graph()
-    before = len(graph.get_operations())
-    out = build()
-    try:
-        from tensorflow.core.framework import attr_value_pb2
-        from tensorflow.core.protobuf import config_pb2
-
-        config = config_pb2.ConfigProto()
-        config.graph_options.rewrite_options.disable_meta_optimizer = True
-        for op in graph.get_operations()[before:]:
-            if op.type in _CALL_OPS:
-                op._set_attr("config_proto", attr_value_pb2.AttrValue(s=config.SerializeToString()))
-    except (ImportError, AttributeError):  # pragma: no cover - depends on TF internals
-        pass
-    return out
+    config = config_pb2.ConfigProto()
+    config.graph_options.rewrite_options.disable_meta_optimizer = True
+    return _set_on_new_ops(build, _CALL_OPS, "config_proto", attr_value_pb2.AttrValue(s=config.SerializeToString()))
 
 
 def worker_address(server: Any) -> str:
