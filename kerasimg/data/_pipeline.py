@@ -371,7 +371,8 @@ class Pipeline:
         ds = keys.flat_map(_nc(epoch))
 
         # A function call, not inlined: its dataset ops and the second copy of ``read`` are
-        # instantiated when a batch is recovered, not at every epoch's start.
+        # instantiated when a batch is recovered, not at every epoch's start (inlined: +2.5 ms
+        # at each), and without Grappler (with it: ~50 ms more per epoch with a bad file).
         @tf.function(autograph=False, experimental_attributes={"_noinline": True})
         def again(key: tf.Tensor, missing: tf.Tensor, batch: tuple) -> tuple[tf.Tensor, ...]:
             """(positions, indices, images) of the files at positions ``missing`` that decode,
