@@ -323,12 +323,7 @@ class Pipeline:
             keep = tf.reduce_sum(tf.cast(indices >= 0, tf.int32))
             key = tf.where(keep > 0, tf.gather(keys, 0), known_key)  # the sentinel carries no key
             end = tf.reduce_max(positions)
-
-            def record() -> tf.Tensor:
-                return tf.reshape(tf.py_function(self._on_gaps, [key, last, positions], tf.bool), [])
-
-            missing = end - last - tf.size(positions, out_type=tf.int64)
-            seen = tf.cond(missing > 0, record, lambda: tf.constant(True))
+            seen = self._gaps_recorded(key, last, positions, end)
             closes = keep < tf.size(indices)
             with tf.control_dependencies([seen]):
                 out = (indices[:keep], images[:keep])
@@ -398,12 +393,7 @@ class Pipeline:
 
             arrived, out_i, out_x = tf.cond(first > last + 1, recovered, lambda: (positions, indices, images))
             end = positions[-1]  # n for the sentinel: every position before it is accounted for
-
-            def record() -> tf.Tensor:
-                return tf.reshape(tf.py_function(self._on_gaps, [key, last, arrived], tf.bool), [])
-
-            missing = end - last - tf.size(arrived, out_type=tf.int64)
-            seen = tf.cond(missing > 0, record, lambda: tf.constant(True))
+            seen = self._gaps_recorded(key, last, arrived, end)
             sentinel = indices[-1] < 0  # the sentinel's batch holds it alone
             keep = tf.size(out_i) - tf.cast(sentinel, tf.int32)  # (a slice of leading rows: no copy)
             with tf.control_dependencies([seen]):
@@ -414,6 +404,17 @@ class Pipeline:
         if not hasattr(ds, "rebatch"):  # pragma: no cover - TensorFlow before Dataset.rebatch
             return ds.unbatch().batch(size)
         return ds.rebatch(size)
+
+    def _gaps_recorded(self, key: tf.Tensor, last: tf.Tensor, arrived: tf.Tensor, end: tf.Tensor) -> tf.Tensor:
+        """True once the positions after ``last`` up to ``end`` that are not in ``arrived``
+        (the positions that did, in order) are recorded: the scan step's bookkeeping. Any
+        position missing shows as a shortfall in the count; ``_on_gaps`` runs only then."""
+
+        def record() -> tf.Tensor:
+            return tf.reshape(tf.py_function(self._on_gaps, [key, last, arrived], tf.bool), [])
+
+        missing = end - last - tf.size(arrived, out_type=tf.int64)
+        return tf.cond(missing > 0, record, lambda: tf.constant(True))
 
     def _on_gaps(self, key: tf.Tensor, last: tf.Tensor, positions: tf.Tensor) -> bool:
         """``tf.py_function`` body: the positions missing before each of a batch's
