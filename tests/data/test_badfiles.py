@@ -190,3 +190,71 @@ def test_batches_with_bad_files_are_the_per_image_pipelines(corpus) -> None:
     for (x, y), (x2, y2) in zip(got, want, strict=True):
         np.testing.assert_array_equal(x.numpy(), x2.numpy())
         np.testing.assert_array_equal(y.numpy(), y2.numpy())
+
+
+def _gif_folder(root: Path) -> dict[str, bytes]:
+    """GIFs of every layout in two class folders: what the quick step of the GIF guard reads
+    (Pillow's: no extension, a control extension, a loop and control extension, animated)
+    and what it cannot (a comment before the frame, as GIMP writes), each bad the one way or
+    the other (a frame larger than its screen; the same behind a comment; cut short)."""
+    import io
+
+    from PIL import Image
+
+    import benchmark_scripts
+
+    bombs = benchmark_scripts.load("bombs")
+    rng = np.random.default_rng(5)
+    files = {}
+    for i in range(40):
+        image = Image.fromarray((rng.random((30 + i % 7, 40, 3)) * 255).astype(np.uint8)).convert("P")
+        kind = ["plain", "comment", "transparent", "animated", "comment"][i % 5]
+        out = io.BytesIO()
+        if kind == "animated":
+            image.save(out, "GIF", save_all=True, append_images=[image.rotate(90)], loop=0)
+        else:
+            image.save(out, "GIF", **{"plain": {}, "comment": {"comment": b"made by hand"}, "transparent": {"transparency": 0}}[kind])
+        files[f"{'ab'[i % 2]}/{i:02d}_{kind}.gif"] = out.getvalue()
+    bomb = bombs.gif_frame_bomb()
+    files["a/90_bomb.gif"] = bomb
+    files["b/91_bomb_after_a_comment.gif"] = bomb[:19] + b"\x21\xfe\x03abc\x00" + bomb[19:]
+    files["a/92_cut_short.gif"] = files["a/00_plain.gif"][:200]
+    files["b/93_cut_short_after_a_comment.gif"] = files["b/01_comment.gif"][:200]
+    for name, data in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(data)
+    return files
+
+
+def test_gifs_the_quick_step_cannot_read_are_decoded_again(tmp_path: Path) -> None:
+    """A folder of GIFs has a decode graph without the GIF walk's loop: a GIF whose layout the
+    quick step does not know (a comment before the frame) is a 1x1 stand-in in the fused
+    batch and is decoded again, with the walk, in the bookkeeping step. The epoch is the
+    per-image pipeline's, image for image, and the bad files are the same, with the same
+    reasons, whether the quick step or the walk finds them."""
+    from kerasimg.layers import RandomFlip
+
+    files = _gif_folder(tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", kd.SkippedFileWarning)
+        ds = kd.from_directory(tmp_path, image_size=SIZE, batch_size=8, seed=3, augment=[RandomFlip(seed=2)])
+        pipe = ds._kerasimg_pipeline
+        assert pipe.graph_decoder.formats == ("gif",) or list(pipe.graph_decoder.formats) == ["gif"]
+        key = tf.constant(pipe.epoch_key(0), tf.int64)
+        fused = list(pipe.finish(pipe.batched(tf.data.Dataset.from_tensors(key), 8)))
+        skipped_fused = dict(pipe.log.items)
+        per_image = list(pipe.finish(pipe.accounted(pipe.decode(pipe.positions(key), augment=True), 8)))
+        first_epoch = list(ds)
+    assert [len(x) for x, _ in fused] == [len(x) for x, _ in per_image] == [8] * 5
+    for (x, y), (x2, y2), (x3, _) in zip(fused, per_image, first_epoch, strict=True):
+        np.testing.assert_array_equal(x.numpy(), x2.numpy())
+        np.testing.assert_array_equal(y.numpy(), y2.numpy())
+        np.testing.assert_array_equal(x.numpy(), x3.numpy())
+    decoder = kd.ImageDecoder(image_size=SIZE, formats=["gif"])
+    unsure = [n for n in files if n.split("_", 1)[1] == "comment.gif"]
+    assert unsure and all(decoder.decode_file(tmp_path / n).shape == (*SIZE, 3) for n in unsure)
+    bad = {n for n in files if not n.split("_", 1)[1].startswith(("plain", "comment", "transparent", "animated"))}
+    assert {Path(p).relative_to(tmp_path).as_posix() for p in skipped_fused} == bad
+    frame = "GIF frame larger than its logical screen (refused before decoding)"
+    reasons = {Path(p).relative_to(tmp_path).as_posix(): r for p, r in skipped_fused.items()}
+    assert reasons["a/90_bomb.gif"] == reasons["b/91_bomb_after_a_comment.gif"] == frame
