@@ -145,11 +145,11 @@ def contenders(folder: Path) -> dict:
 
 
 FORMAT_WIDTHS = (300, 500)  # the per-format corpora: photos this wide, saved in each format
-SUFFIXES = {"digits": "png", "gif89": "gif", "gifanim": "gif"}  # corpora named otherwise than their files
+SUFFIXES = {"digits": "png", "gif89": "gif", "gifanim": "gif", "gifnote": "gif"}  # corpora named otherwise than their files
 GIF_FRAMES = 6  # frames of each animated GIF of the ``gifanim`` corpus
 PLAIN_DECODERS = {  # the plain tf.data decode a user writes for one format
     "png": "decode_png", "webp": "decode_webp", "gif": "decode_gif", "bmp": "decode_bmp", "digits": "decode_png",
-    "gif89": "decode_gif", "gifanim": "decode_gif",
+    "gif89": "decode_gif", "gifanim": "decode_gif", "gifnote": "decode_gif",
 }  # fmt: skip
 
 
@@ -157,7 +157,10 @@ def make_format_corpus(root: Path, fmt: str, n: int, seed: int = 1) -> Path:
     """``n`` files of one format in ``root/<fmt>/{a,b}/``; ``digits``: the demo's 32x32 PNGs;
     ``gif89``: GIF89a files with a graphic control extension (a transparent colour), as most
     GIFs are (Pillow writes a plain image as GIF87a, with none); ``gifanim``: animated GIFs of
-    :data:`GIF_FRAMES` frames panning across the photo, looping (a NETSCAPE2.0 extension)."""
+    :data:`GIF_FRAMES` frames panning across the photo, looping (a NETSCAPE2.0 extension);
+    ``gifnote``: GIF89a files with a comment extension before the frame (as GIMP writes
+    "Created with GIMP"), which the GIF guard's quick step does not read: the datasets decode
+    them twice, a stand-in then the file with the guard's walk."""
     folder = root / fmt
     suffix = SUFFIXES.get(fmt, fmt)
     if _reuse(folder, suffix, n):
@@ -186,7 +189,8 @@ def make_format_corpus(root: Path, fmt: str, n: int, seed: int = 1) -> Path:
                 frame.putpalette(indexed.getpalette())
             frames[0].save(path, save_all=True, append_images=frames[1:], duration=80, loop=0)
             continue
-        image.save(path, **{"webp": {"quality": 85}, "gif89": {"transparency": 0}}.get(fmt, {}))
+        options = {"webp": {"quality": 85}, "gif89": {"transparency": 0}, "gifnote": {"comment": b"Created with GIMP"}}
+        image.save(path, **options.get(fmt, {}))
     return folder
 
 
@@ -374,8 +378,8 @@ def main() -> None:
     parser.add_argument("--kinds", default="imagenet,scans", help="comma list: imagenet,scans")
     parser.add_argument("--crops", action=argparse.BooleanOptionalAction, default=True,
                         help="RandomResizedCrop + flip section on the JPEG corpora")
-    parser.add_argument("--formats", default="png,webp,gif,gif89,gifanim,bmp,digits",
-                        help="per-format section: comma list of png,webp,gif,gif89,gifanim,bmp,digits ('' for none)")
+    parser.add_argument("--formats", default="png,webp,gif,gif89,gifanim,gifnote,bmp,digits",
+                        help="per-format section: comma list of png,webp,gif,gif89,gifanim,gifnote,bmp,digits ('' for none)")
     parser.add_argument("--n-formats", type=int, default=600, help="images per format (default 600)")
     parser.add_argument("--serving", action=argparse.BooleanOptionalAction, default=True,
                         help="time serving_bytes against decode + serving_default")

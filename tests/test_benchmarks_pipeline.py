@@ -78,7 +78,7 @@ def test_tiny_run_prints_every_contender_and_ratio(tmp_path):
 def test_format_corpus_writes_each_format(tmp_path):
     bench = benchmark_scripts.load("pipeline")
     magics = (("png", b"\x89PNG"), ("webp", b"RIFF"), ("gif", b"GIF87a"), ("gif89", b"GIF89a"), ("bmp", b"BM"),
-              ("digits", b"\x89PNG"), ("gifanim", b"GIF89a"))  # fmt: skip
+              ("digits", b"\x89PNG"), ("gifanim", b"GIF89a"), ("gifnote", b"GIF89a"))  # fmt: skip
     for fmt, magic in magics:
         folder = bench.make_format_corpus(tmp_path, fmt, 4)
         files = sorted(p for p in folder.glob("*/*") if p.is_file())
@@ -88,6 +88,11 @@ def test_format_corpus_writes_each_format(tmp_path):
         data = path.read_bytes()
         table = 3 * (2 << (data[10] & 7)) if data[10] & 128 else 0
         assert data[13 + table : 16 + table] == b"\x21\xf9\x04", path
+    # gifnote: a comment extension (21 FE) right after the global colour table
+    for path in bench.make_format_corpus(tmp_path, "gifnote", 2).glob("*/*.gif"):
+        data = path.read_bytes()
+        table = 3 * (2 << (data[10] & 7)) if data[10] & 128 else 0
+        assert data[13 + table : 15 + table] == b"\x21\xfe", path
     # gifanim: GIF_FRAMES different frames
     import tensorflow as tf
 
