@@ -64,9 +64,6 @@ class Verdict(NamedTuple):
     height: tf.Tensor  # int64
     width: tf.Tensor  # int64
     extra: tf.Tensor  # JPEG component count, PNG bit depth (int32); GIF: its first frame's end (int64); else 0
-    #: GIF without the walk (``gif(walk=False)``): the quick step could not read the file, so
-    #: ``ok`` and ``extra`` say nothing of its frames; the caller must not decode it
-    unsure: Any = False
 
 
 def fmt_index(head: tf.Tensor) -> tf.Tensor:
@@ -232,7 +229,7 @@ def webp(contents: tf.Tensor, head: tf.Tensor, max_pixels: int, shape: tf.Tensor
     return _sized(height, width, max_pixels, 0, still, why)
 
 
-def gif(contents: tf.Tensor, head: tf.Tensor, max_pixels: int, shape: tf.Tensor | None = None, walk: bool = True) -> Verdict:
+def gif(contents: tf.Tensor, head: tf.Tensor, max_pixels: int, shape: tf.Tensor | None = None) -> Verdict:
     """The logical screen and the first frame's image descriptor; the first frame's end.
 
     TF's GIF decoder (giflib's ``DGifSlurp``) reads and decompresses *every* frame, each at the
@@ -245,11 +242,6 @@ def gif(contents: tf.Tensor, head: tf.Tensor, max_pixels: int, shape: tf.Tensor 
     and no other frame is read: :func:`first_frame`). A first frame that reaches outside the
     logical screen is refused (the GIF specification forbids it; TF would crop it anyway), so
     it is no larger than the screen, which ``max_pixels`` bounds.
-
-    Without ``walk`` there is no loop and no branch in the graph: a GIF the quick step
-    (:func:`_gif_first_step`) cannot read is ``unsure`` (its ``ok`` then only says whether the
-    screen is within ``max_pixels``), and the caller decodes it another way (the adapter's
-    batches decode it again with the walk).
     """
     length = tf.strings.length(contents)
     n = tf.cast(length, tf.int64)
@@ -264,22 +256,16 @@ def gif(contents: tf.Tensor, head: tf.Tensor, max_pixels: int, shape: tf.Tensor 
     if tf.executing_eagerly():  # the skip report: no TF loop to run op by op, nothing to trace
         done, framed, outside, end = _gif_walk_eager(data.numpy(), int(n), int(first), int(width), int(height))
         done, framed, outside, end = tf.constant(done), tf.constant(framed), tf.constant(outside), tf.constant(end, tf.int64)
-        unsure = tf.constant(False)
     else:
         quick, end, outside = _gif_first_step(data, n, first, screen)
-        unsure = ~quick if not walk else tf.constant(False)
-        if walk:
-            done, framed, outside, end = _gif_walk(data, n, first, width, height, quick, end, outside)
-        else:
-            done, framed = tf.constant(True), tf.constant(True)
+        done, framed, outside, end = _gif_walk(data, n, first, width, height, quick, end, outside)
 
     def why() -> tf.Tensor:
         over = tf.constant("GIF frame larger than its logical screen (refused before decoding)")
         return tf.where(done, over, f"GIF has over {MAX_GIF_STEPS} blocks: refused before decoding")
 
     # without a frame the file goes to the decoder as it is (which refuses it)
-    verdict = _sized(height, width, max_pixels, tf.where(framed, end, n), done & (unsure | ~outside), why)
-    return verdict._replace(unsure=unsure) if not walk else verdict
+    return _sized(height, width, max_pixels, tf.where(framed, end, n), done & ~outside, why)
 
 
 def first_frame(contents: tf.Tensor, end: tf.Tensor) -> tf.Tensor:
@@ -508,9 +494,6 @@ def _GIF_BLOCK(block: tf.Tensor) -> tf.Tensor:  # noqa: N802 - a constant-like h
 
 
 BRANCHES = {"jpeg": jpeg, "png": png, "gif": gif, "bmp": bmp, "webp": webp}
-#: A 1x1 GIF (what Pillow writes): decoded in place of a GIF the quick step cannot read
-#: (:meth:`GuardedDecode._decode_quick`).
-_STAND_IN = b"GIF87a\x01\x00\x01\x00\x81\x00\x00" + bytes(12) + b",\x00\x00\x00\x00\x01\x00\x01\x00\x00\x08\x04\x00\x01\x04\x04\x00;"
 
 
 def refusal(fmt: tf.Tensor, n: tf.Tensor, allowed: list[str]) -> tf.Tensor:
@@ -526,30 +509,7 @@ class GuardedDecode:
     it reads ``formats``, ``max_pixels``, ``max_file_bytes`` and the format tables from
     ``self``): :meth:`_decode` is what every decode runs, :meth:`_explain` why one failed."""
 
-    def _decode_quick(self, contents: tf.Tensor, box: Any = None) -> tuple[tf.Tensor, tf.Tensor]:
-        """``_decode(contents, exact=False)`` without a branch or a loop in the graph, and
-        whether the image is only a stand-in: ``(image, unsure)``.
-
-        In a one-format GIF graph the walk's loop is left out (:func:`gif` without ``walk``):
-        a GIF its quick step cannot read (an extension of its own before the first frame, say)
-        is not decoded; a 1x1 GIF (:data:`_STAND_IN`) goes through the same decode, crop and
-        resize in its place, and ``unsure`` is true. The caller decodes the file again with
-        :meth:`_decode` (the adapter's batches do, in their bookkeeping step). A branch or a
-        loop costs every image of a tf.data map: the loop's If ~20 CPU us per GIF, measured
-        in a map over GIF bytes. Every other graph is :meth:`_decode`'s, never unsure.
-
-        Example:
-
-        >>> from kerasimg.data import ImageDecoder
-        >>> _, unsure = ImageDecoder(formats=["gif"])._decode_quick(tf.constant(_STAND_IN))
-        >>> bool(unsure)
-        False
-        """
-        if self._allowed != ["gif"]:
-            return self._decode(contents, exact=False, box=box), tf.constant(False)
-        return self._decode(contents, exact=False, box=box, walk=False)
-
-    def _decode(self, contents: tf.Tensor, exact: bool = True, box: Any = None, walk: bool = True) -> Any:
+    def _decode(self, contents: tf.Tensor, exact: bool = True, box: Any = None) -> tf.Tensor:
         """The lean guard, then TF's decoder: a few ops per format (see ``_guard``).
 
         One lowered ``switch_case`` on the format (0: refuse), none when one format is allowed.
@@ -585,7 +545,7 @@ class GuardedDecode:
 
         if len(self._allowed) == 1:  # one format: no branch at all
             name = self._allowed[0]
-            verdict = BRANCHES[name](contents, head, self.max_pixels, **({} if walk else {"walk": False}))
+            verdict = BRANCHES[name](contents, head, self.max_pixels)
             if exact:
                 fmt = fmt_index(head)
                 refused = (n > self.max_file_bytes) | tf.not_equal(fmt, 1 + FORMATS.index(name))
@@ -596,12 +556,7 @@ class GuardedDecode:
                 data = [f"kerasimg: not {name}, or over max_pixels or a format bound (why_bad explains)"]
             with tf.control_dependencies([tf.debugging.Assert(ok, data, name="kerasimg_check")]):
                 checked = tf.identity(contents)
-            if walk:
-                return tf.ensure_shape(self._decoders[name](checked, verdict, box), self.output_shape)
-            # not read by the quick step: the stand-in is decoded instead (cut at its own end)
-            checked = tf.where(verdict.unsure, _STAND_IN, checked)
-            verdict = verdict._replace(extra=tf.where(verdict.unsure, tf.constant(len(_STAND_IN) - 1, tf.int64), verdict.extra))
-            return tf.ensure_shape(self._decoders[name](checked, verdict, box), self.output_shape), verdict.unsure
+            return tf.ensure_shape(self._decoders[name](checked, verdict, box), self.output_shape)
         fmt = fmt_index(head)
         branch = tf.where(n > self.max_file_bytes, 0, tf.gather(self._branch_of_fmt, fmt))
         image = tf.switch_case(branch, [refuse] + [run(name) for name in self._allowed])

@@ -234,11 +234,9 @@ class Pipeline:
         ds = ds.map(_nc(self._reader(augment)), num_parallel_calls=_PARALLEL, deterministic=ordered)
         return ds.ignore_errors()
 
-    def _reader(self, augment: bool, quick: bool = False) -> Any:
+    def _reader(self, augment: bool) -> Any:
         """``(position, index, key, word) -> (position, index, key, image)``: read one file,
-        decode it (with the decode-time crop) and, with ``augment``, augment it. With
-        ``quick``, the decode graph has no branch or loop (``_decode_quick``) and a fifth
-        element says whether the image is only a stand-in for the file's (``unsure``)."""
+        decode it (with the decode-time crop) and, with ``augment``, augment it."""
         paths = tf.constant(self.paths)
         augment_one = self._augment_fn() if augment else None
 
@@ -255,14 +253,10 @@ class Pipeline:
                     return self.crop.get_box(height, width, seed=seed, training=True)
 
             # exact=False: no reason strings built per image; why_bad explains failures
-            contents = tf.io.read_file(tf.gather(paths, index))
-            if quick:
-                image, unsure = self.graph_decoder._decode_quick(contents, box=box)
-            else:
-                image = self.graph_decoder._decode(contents, exact=False, box=box)
+            image = self.graph_decoder._decode(tf.io.read_file(tf.gather(paths, index)), exact=False, box=box)
             if augment_one is not None:
                 image = augment_one(index, key, image, seeds)
-            return (position, index, key, image, unsure) if quick else (position, index, key, image)
+            return position, index, key, image
 
         return read
 
@@ -359,16 +353,14 @@ class Pipeline:
         batch holding a bad file costs its other images a second decode, one at a time.
         """
         read = self._reader(augment=True)
-        quick = self._reader(augment=True, quick=True)
 
         def epoch(key: tf.Tensor) -> tf.data.Dataset:
-            fused = self.positions(key).map(_nc(quick), num_parallel_calls=_PARALLEL, deterministic=True)
+            fused = self.positions(key).map(_nc(read), num_parallel_calls=_PARALLEL, deterministic=True)
             fused = fused.batch(size).ignore_errors()  # (the batch fuses with the map)
             spec = fused.element_spec[3]
             shape = [d if d is not None else 0 for d in spec.shape[1:]]
             sentinel = (tf.fill([1], tf.constant(self.n, tf.int64)), tf.constant([-1], tf.int64),
-                        tf.reshape(tf.cast(key, tf.int64), [1]), tf.zeros([1, *shape], spec.dtype),
-                        tf.constant([False]))  # fmt: skip
+                        tf.reshape(tf.cast(key, tf.int64), [1]), tf.zeros([1, *shape], spec.dtype))  # fmt: skip
             return fused.concatenate(tf.data.Dataset.from_tensors(sentinel))
 
         ds = keys.flat_map(_nc(epoch))
@@ -377,13 +369,9 @@ class Pipeline:
         # instantiated when a batch is recovered, not at every epoch's start (inlined: +2.5 ms
         # at each), and without Grappler (with it: ~50 ms more per epoch with a bad file).
         @tf.function(autograph=False, experimental_attributes={"_noinline": True})
-        def again(key: tf.Tensor, last: tf.Tensor, batch: tuple) -> tuple[tf.Tensor, ...]:
-            """(positions, indices, images) of ``batch`` (a fused batch that arrived), with its
-            stand-ins (``unsure``) decoded again and the files of the batches dropped since
-            position ``last`` decoded again before it; the files that still fail left out."""
-            positions, indices, _, images, unsure = batch
-            missing = tf.concat([tf.range(last + 1, positions[0]), tf.boolean_mask(positions, unsure)], 0)
-            batch = tuple(tf.boolean_mask(v, ~unsure) for v in (positions, indices, images))
+        def again(key: tf.Tensor, missing: tf.Tensor, batch: tuple) -> tuple[tf.Tensor, ...]:
+            """(positions, indices, images) of the files at positions ``missing`` that decode,
+            followed by ``batch``'s (the batch that came after them)."""
             count = tf.size(missing, out_type=tf.int64)
             word = self.seed_word(key) if self.options.augment else tf.constant(0, tf.int64)
             columns = (missing, tf.gather(self.order(key), missing), tf.fill([count], key), tf.fill([count], word))
@@ -392,20 +380,18 @@ class Pipeline:
                 tuple(v[:0] for v in batch),
                 lambda acc, b: tuple(tf.concat([a, v], 0) for a, v in zip(acc, (b[0], b[1], b[3]), strict=True)),
             )
-            merged = tuple(tf.concat([g, v], 0) for g, v in zip(got, batch, strict=True))
-            order = tf.argsort(merged[0])
-            return tuple(tf.gather(v, order) for v in merged)
+            return tuple(tf.concat([g, v], 0) for g, v in zip(got, batch, strict=True))
 
         def step(last: tf.Tensor, batch: tuple) -> tuple:
-            positions, indices, keys, images, unsure = batch
+            positions, indices, keys, images = batch
             key = keys[0]  # every batch carries its epoch's key, the sentinel's too
             first = positions[0]  # a batch arrives whole: its positions follow each other
 
-            def recovered() -> tuple[tf.Tensor, ...]:  # batches since ``last`` dropped, or stand-ins
-                return calls_without_grappler(lambda: again(key, last, batch))
+            def recovered() -> tuple[tf.Tensor, ...]:  # the batches since ``last`` were dropped
+                missing = tf.range(last + 1, first)
+                return calls_without_grappler(lambda: again(key, missing, (positions, indices, images)))
 
-            dropped = (first > last + 1) | tf.reduce_any(unsure)
-            arrived, out_i, out_x = tf.cond(dropped, recovered, lambda: (positions, indices, images))
+            arrived, out_i, out_x = tf.cond(first > last + 1, recovered, lambda: (positions, indices, images))
             end = positions[-1]  # n for the sentinel: every position before it is accounted for
             seen = self._gaps_recorded(key, last, arrived, end)
             sentinel = indices[-1] < 0  # the sentinel's batch holds it alone
@@ -421,23 +407,23 @@ class Pipeline:
 
     def _gaps_recorded(self, key: tf.Tensor, last: tf.Tensor, arrived: tf.Tensor, end: tf.Tensor) -> tf.Tensor:
         """True once the positions after ``last`` up to ``end`` that are not in ``arrived``
-        (the positions that did, in order; the last of them may be missing too, a stand-in
-        that failed) are recorded: the scan step's bookkeeping. Any position missing shows as
-        a shortfall in the count; ``_on_gaps`` runs only then."""
+        (the positions that did, in order) are recorded: the scan step's bookkeeping. Any
+        position missing shows as a shortfall in the count; ``_on_gaps`` runs only then."""
 
         def record() -> tf.Tensor:
-            return tf.reshape(tf.py_function(self._on_gaps, [key, last, arrived, end], tf.bool), [])
+            return tf.reshape(tf.py_function(self._on_gaps, [key, last, arrived], tf.bool), [])
 
         missing = end - last - tf.size(arrived, out_type=tf.int64)
         return tf.cond(missing > 0, record, lambda: tf.constant(True))
 
-    def _on_gaps(self, key: tf.Tensor, last: tf.Tensor, positions: tf.Tensor, end: tf.Tensor) -> bool:
-        """``tf.py_function`` body: the positions after ``last`` (the previous batch's end) up
-        to ``end`` that are not among a batch's ``positions`` (those that arrived, in order)
-        produced nothing; their files (through the epoch's order, for ``key``) go to
+    def _on_gaps(self, key: tf.Tensor, last: tf.Tensor, positions: tf.Tensor) -> bool:
+        """``tf.py_function`` body: the positions missing before each of a batch's
+        ``positions`` (the first compared with ``last``, the previous batch's end) produced
+        nothing; their files (through the epoch's order, for ``key``) go to
         ``SkipLog.on_missing``."""
-        arrived = set(positions.numpy().tolist())
-        missing = [p for p in range(int(last.numpy()) + 1, int(end.numpy()) + 1) if p not in arrived]
+        after = positions.numpy()
+        before = [int(last.numpy()), *after[:-1]]
+        missing = [p for lo, hi in zip(before, after, strict=True) for p in range(lo + 1, hi)]
         order = self.order(key).numpy()
         return self.log.on_missing(tf.constant(order[missing], tf.int64))
 
