@@ -352,10 +352,10 @@ def _gif_walk(data: tf.Tensor, n: tf.Tensor, first: tf.Tensor, screen_w: tf.Tens
 
 
 #: The quick first step (:func:`_gif_first_step`) reads this many bytes from the first block:
-#: both leading extensions (19 + 8 bytes) and the image descriptor (10 of its 11 bytes).
+#: the leading extensions and the image descriptor (10 of its 11 bytes).
 _GIF_WINDOW = 40
-#: Where the first frame's descriptor lies in that window: after no leading extension, the
-#: control extension, the loop extension, or both.
+#: Where the walk's loop starts (:func:`_gif_walk`): after no leading extension, the control
+#: extension, the loop extension, or both.
 _GIF_SKIPS = (0, 8, 19, 27)
 #: Zero bytes after the file in the GIF guard's copy: past the farthest read of the quick
 #: step (13 + 768 + _GIF_WINDOW bytes in) and longer than a sub-block.
@@ -367,6 +367,26 @@ _GIF_SCREEN = np.zeros((16, 3))
 _GIF_SCREEN[[6, 7, 8, 9, 10], [0, 0, 1, 1, 2]] = [1, 256, 1, 256, 1]
 
 
+def _gif_layouts() -> list:
+    """The layouts the quick step reads, as ``(bytes the layout fixes, by offset from the first
+    block; the image descriptor's offset)``: the descriptor after no extension, the control
+    extension, the loop extension, or both (what Pillow writes), and after an extension with a
+    chain of one sub-block of ``length`` bytes (any label: a comment, as GIMP and Pillow write
+    one), alone or followed by a control extension, for every length the window holds."""
+    loop, control = (dict(zip(*leader[:2], strict=True)) for leader in _GIF_LEADERS)
+    shifted = lambda layout, by: {by + k: v for k, v in layout.items()}  # noqa: E731
+    layouts = [({}, 0), (control, 8), (loop, 19), ({**loop, **shifted(control, 19)}, 27)]
+    for length in range(1, _GIF_WINDOW - 13):  # 21, label, length, the bytes, 0
+        one = {0: 0x21, 2: length, 3 + length: 0}
+        layouts.append((one, 4 + length))
+        if 4 + length + 8 + 10 <= _GIF_WINDOW:
+            layouts.append(({**one, **shifted(control, 4 + length)}, 12 + length))
+    return layouts
+
+
+_GIF_LAYOUTS = _gif_layouts()
+
+
 def _gif_window_tables() -> tuple:
     """The constants of the walk's start (:func:`_gif_walk`) and of :func:`_gif_first_step`.
 
@@ -375,12 +395,12 @@ def _gif_window_tables() -> tuple:
     and the descriptor's place for each outcome.
 
     The quick step: one matrix product over the window ``w`` (float64), its squares, the
-    screen's width, height and flags and a 1, giving for each of the 4 places the descriptor
-    may take (after no extension, the control extension, the loop extension, both): the
-    squared distance of the window to that layout (sum of ``(w[i] - byte)**2`` over the bytes
-    the layout fixes, the descriptor's 0x2C included; 0 exactly when it matches, and at most
-    one layout can), the frame's right and bottom edges minus the screen's, and
-    ``flags + 256 * place`` (the row of :data:`_GIF_CHAIN`).
+    screen's width, height and flags and a 1, giving for each layout of :data:`_GIF_LAYOUTS`
+    the squared distance of the window to it (sum of ``(w[i] - byte)**2`` over the bytes the
+    layout fixes, the descriptor's 0x2C included: 0 exactly when it matches), the frame's
+    right and bottom edges minus the screen's, and ``flags + 256 * layout`` (the row of
+    :data:`_GIF_CHAIN`). Layouts that match together read the same blocks the same way (each
+    fixes every byte that decides where its blocks end), so they agree on the descriptor.
     """
     rows = [(0, *_GIF_LEADERS[0][:2]), (0, *_GIF_LEADERS[1][:2]), (19, *_GIF_LEADERS[1][:2])]
     where = np.array([[base + a for a in at] + [base + at[0]] * (17 - len(at)) for base, at, _ in rows], np.int32)
@@ -388,11 +408,9 @@ def _gif_window_tables() -> tuple:
     # outcome 4 * loop + 2 * control at 0 + control at 19 -> index into _GIF_SKIPS: a control
     # extension counts at 19 only after a loop extension, and at 0 only without one
     place = np.array([0, 0, 1, 1, 2, 3, 2, 3], np.int32)
-    loop, control = (dict(zip(*leader[:2], strict=True)) for leader in _GIF_LEADERS)
-    layouts = [{}, control, loop, {**loop, **{19 + k: v for k, v in control.items()}}]
     square, screen, one = _GIF_WINDOW, 2 * _GIF_WINDOW, 2 * _GIF_WINDOW + 3
-    weights = np.zeros((one + 1, 4 * len(_GIF_SKIPS)))
-    for j, (layout, skip) in enumerate(zip(layouts, _GIF_SKIPS, strict=True)):
+    weights = np.zeros((one + 1, 4 * len(_GIF_LAYOUTS)))
+    for j, (layout, skip) in enumerate(_GIF_LAYOUTS):
         for pos, byte in {**layout, skip: 0x2C}.items():  # (w - byte)^2 = w^2 - 2 byte w + byte^2
             weights[square + pos, 4 * j] += 1
             weights[pos, 4 * j] -= 2 * byte
@@ -408,9 +426,9 @@ def _gif_window_tables() -> tuple:
 
 
 _GIF_LEAD_AT, _GIF_LEAD_IS, _GIF_PLACE, _GIF_FIELDS = _gif_window_tables()
-#: From the first block to the first frame's chain, by ``flags + 256 * place``: the
+#: From the first block to the first frame's chain, by ``flags + 256 * layout``: the
 #: leading extensions, the descriptor's 11 bytes (with the code size) and the local table.
-_GIF_CHAIN = np.array([skip + 11 + size for skip in _GIF_SKIPS for size in _GIF_TABLE], np.int64)
+_GIF_CHAIN = np.array([skip + 11 + size for _, skip in _GIF_LAYOUTS for size in _GIF_TABLE], np.int64)
 #: Bytes from a chain's short sub-block's length to its end: the length, then the
 #: terminator too when that sub-block is not itself the terminator.
 _GIF_CLOSE = np.array([1] + [2] * 255, np.int64)
@@ -430,7 +448,7 @@ def _gif_first_step(data: tf.Tensor, n: tf.Tensor, first: tf.Tensor, screen: tf.
     """
     window = tf.cast(tf.gather(data, first + np.arange(_GIF_WINDOW)[None]), tf.float64)  # [1, 40]: padded
     features = tf.concat([window, tf.square(window), screen, np.ones((1, 1))], 1)
-    layouts = tf.reshape(tf.matmul(features, _GIF_FIELDS), [len(_GIF_SKIPS), 4])
+    layouts = tf.reshape(tf.matmul(features, _GIF_FIELDS), [len(_GIF_LAYOUTS), 4])
     distance, right, bottom, key = tf.unstack(tf.gather(layouts, tf.argmin(layouts[:, 0])))
     start = tf.minimum(first + tf.gather(_GIF_CHAIN, tf.cast(key, tf.int64)), n)
     lengths = data[start : start + 256 * _GIF_RUN : 256]  # a 0 of the padding ends it at worst
