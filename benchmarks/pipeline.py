@@ -159,8 +159,8 @@ def make_format_corpus(root: Path, fmt: str, n: int, seed: int = 1) -> Path:
     GIFs are (Pillow writes a plain image as GIF87a, with none); ``gifanim``: animated GIFs of
     :data:`GIF_FRAMES` frames panning across the photo, looping (a NETSCAPE2.0 extension);
     ``gifnote``: GIF89a files with a comment extension before the frame (as GIMP writes
-    "Created with GIMP"), which the GIF guard's quick step does not read: the datasets decode
-    them twice, a stand-in then the file with the guard's walk."""
+    "Created with GIMP"), a layout the GIF guard's quick step reads since stop 17 (before,
+    its loop walked them)."""
     folder = root / fmt
     suffix = SUFFIXES.get(fmt, fmt)
     if _reuse(folder, suffix, n):
