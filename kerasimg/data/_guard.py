@@ -2,9 +2,10 @@
 
 One small branch per format, chosen by the magic bytes: each reads the real size where the
 format keeps it (JPEG: libjpeg's own header reader; PNG IHDR; GIF: the logical screen and
-every frame's image descriptor; BMP info header; WebP VP8/VP8L/VP8X) and the format's own
-bounds (JPEG scan count, GIF frame count and total frame area, BMP depth and palette,
-animated WebP), then hands the bytes to TensorFlow's decoder. Truncation and corrupt data
+the first frame's image descriptor, found by a walk over the blocks before it; BMP info
+header; WebP VP8/VP8L/VP8X) and the format's own bounds (JPEG scan count, GIF blocks before
+the first frame and that frame within the screen, BMP depth and palette, animated WebP), then
+hands the bytes to TensorFlow's decoder (a GIF cut after its first frame). Truncation and corrupt data
 are left to TF's decoders, which refuse both with ``InvalidArgumentError``; the detailed
 structural inspector (``_headers.inspect_header``) is not on this path: it only explains failures.
 
