@@ -5,8 +5,8 @@ format keeps it (JPEG: libjpeg's own header reader; PNG IHDR; GIF: the logical s
 the first frame's image descriptor, found by a walk over the blocks before it; BMP info
 header; WebP VP8/VP8L/VP8X) and the format's own bounds (JPEG scan count, GIF blocks before
 the first frame and that frame within the screen, BMP depth and palette, animated WebP), then
-hands the bytes to TensorFlow's decoder (a GIF cut after its first frame). Truncation and corrupt data
-are left to TF's decoders, which refuse both with ``InvalidArgumentError``; the detailed
+hands the bytes to TensorFlow's decoder (a GIF cut after its first frame). Truncation and
+corrupt data are left to TF's decoders, which refuse both with ``InvalidArgumentError``; the detailed
 structural inspector (``_headers.inspect_header``) is not on this path: it only explains failures.
 
 Every function here builds graph ops, never raises on any input, and keeps its op count small:
@@ -437,9 +437,10 @@ _GIF_CLOSE = np.array([1] + [2] * 255, np.int64)
 
 def _gif_first_step(data: tf.Tensor, n: tf.Tensor, first: tf.Tensor, screen: tf.Tensor) -> tuple:
     """What most GIFs need of the walk, in ~35 ops with no loop and no branch: the first
-    frame's descriptor after the loop and control extensions (as the walk passes over them),
-    and its chain's end: its full sub-blocks skipped in bulk, and the short one after them
-    followed by the terminator.
+    frame's descriptor after the extensions of one of :data:`_GIF_LAYOUTS` (the loop and
+    control extensions, a short comment), which the window matches byte for byte, and its
+    chain's end: its full sub-blocks skipped in bulk, and the short one after them followed
+    by the terminator.
 
     Returns ``quick`` (the walk ends here: an image descriptor whose chain closes within
     :data:`_GIF_RUN` full sub-blocks), the chain's end and whether the frame reaches outside
