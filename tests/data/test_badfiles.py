@@ -194,9 +194,10 @@ def test_batches_with_bad_files_are_the_per_image_pipelines(corpus) -> None:
 
 def _gif_folder(root: Path) -> dict[str, bytes]:
     """GIFs of every layout in two class folders: what the quick step of the GIF guard reads
-    (Pillow's: no extension, a control extension, a loop and control extension, animated)
-    and what it cannot (a comment before the frame, as GIMP writes), each bad the one way or
-    the other (a frame larger than its screen; the same behind a comment; cut short)."""
+    (Pillow's: no extension, a control extension, a loop and control extension, animated, a
+    short comment first) and what takes its walk (a 100-byte comment first), each bad the one
+    way or the other (a frame larger than its screen, alone or behind either comment; cut
+    short)."""
     import io
 
     import benchmark_scripts
@@ -207,16 +208,19 @@ def _gif_folder(root: Path) -> dict[str, bytes]:
     files = {}
     for i in range(40):
         image = Image.fromarray((rng.random((30 + i % 7, 40, 3)) * 255).astype(np.uint8)).convert("P")
-        kind = ["plain", "comment", "transparent", "animated", "comment"][i % 5]
+        kind = ["plain", "comment", "transparent", "animated", "long comment"][i % 5]
         out = io.BytesIO()
         if kind == "animated":
             image.save(out, "GIF", save_all=True, append_images=[image.rotate(90)], loop=0)
         else:
-            image.save(out, "GIF", **{"plain": {}, "comment": {"comment": b"made by hand"}, "transparent": {"transparency": 0}}[kind])
+            options = {"plain": {}, "comment": {"comment": b"made by hand"}, "long comment": {"comment": b"x" * 100},
+                       "transparent": {"transparency": 0}}  # fmt: skip
+            image.save(out, "GIF", **options[kind])
         files[f"{'ab'[i % 2]}/{i:02d}_{kind}.gif"] = out.getvalue()
     bomb = bombs.gif_frame_bomb()
     files["a/90_bomb.gif"] = bomb
     files["b/91_bomb_after_a_comment.gif"] = bomb[:19] + b"\x21\xfe\x03abc\x00" + bomb[19:]
+    files["a/94_bomb_after_a_long_comment.gif"] = bomb[:19] + b"\x21\xfe\x64" + b"x" * 100 + b"\x00" + bomb[19:]
     files["a/92_cut_short.gif"] = files["a/00_plain.gif"][:200]
     files["b/93_cut_short_after_a_comment.gif"] = files["b/01_comment.gif"][:200]
     for name, data in files.items():
@@ -227,7 +231,7 @@ def _gif_folder(root: Path) -> dict[str, bytes]:
 
 def test_gif_folder_of_every_layout_is_the_per_image_pipeline(tmp_path: Path) -> None:
     """A folder of GIFs only (a decode graph of one format): the GIFs the guard's quick step
-    reads and those that take its walk (a comment before the frame), bad either way, give
+    reads and those that take its walk (a long comment before the frame), bad either way, give
     the per-image pipeline's epoch, image for image, and the same bad files with the same
     reasons, whether the quick step or the walk finds them."""
     from kerasimg.layers import RandomFlip
@@ -249,10 +253,11 @@ def test_gif_folder_of_every_layout_is_the_per_image_pipeline(tmp_path: Path) ->
         np.testing.assert_array_equal(y.numpy(), y2.numpy())
         np.testing.assert_array_equal(x.numpy(), x3.numpy())
     decoder = kd.ImageDecoder(image_size=SIZE, formats=["gif"])
-    unsure = [n for n in files if n.split("_", 1)[1] == "comment.gif"]
-    assert unsure and all(decoder.decode_file(tmp_path / n).shape == (*SIZE, 3) for n in unsure)
-    bad = {n for n in files if not n.split("_", 1)[1].startswith(("plain", "comment", "transparent", "animated"))}
+    commented = [n for n in files if "comment" in n and int(n[2:4]) < 90]  # the good ones
+    assert len(commented) == 16 and all(decoder.decode_file(tmp_path / n).shape == (*SIZE, 3) for n in commented)
+    bad = {n for n in files if int(n[2:4]) >= 90}
     assert {Path(p).relative_to(tmp_path).as_posix() for p in skipped_fused} == bad
     frame = "GIF frame larger than its logical screen (refused before decoding)"
     reasons = {Path(p).relative_to(tmp_path).as_posix(): r for p, r in skipped_fused.items()}
     assert reasons["a/90_bomb.gif"] == reasons["b/91_bomb_after_a_comment.gif"] == frame
+    assert reasons["a/94_bomb_after_a_long_comment.gif"] == frame
