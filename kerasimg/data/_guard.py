@@ -300,8 +300,9 @@ def _gif_walk(data: tf.Tensor, n: tf.Tensor, first: tf.Tensor, screen_w: tf.Tens
     walk stopped (just after the frame's chain, when it saw one).
 
     Most GIFs are read by :func:`_gif_first_step` (``quick``, with its end and answer); the
-    loop runs only when that step does not end the walk (another extension before the frame,
-    a chain of short sub-blocks or over 1 MiB), in a branch TF runs as a function call. It
+    loop runs only when that step does not end the walk (extensions before the frame in a
+    layout it does not know, a chain of short sub-blocks or over 1 MiB), in a branch TF runs
+    as a function call. It
     passes over the leading extensions the step knows (as the eager walk does), then takes a
     block and its chain per step.
     """
