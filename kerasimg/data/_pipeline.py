@@ -217,12 +217,19 @@ class Pipeline:
         """``(position, index, key, word)`` of each file of the epoch of ``key``, ``word``
         being the epoch's :meth:`seed_word` (0 without ``augment``; no function runs per
         element: the columns are sliced, the seed word is drawn once per epoch)."""
+        return tf.data.Dataset.from_tensor_slices(self._columns(key))
+
+    def _columns(self, key: tf.Tensor, at: tf.Tensor | None = None) -> tuple[tf.Tensor, ...]:
+        """The columns of :meth:`positions` at positions ``at`` (int64; every position when
+        None): what a dropped batch's files are decoded again with, the same indices and seeds."""
         key = tf.cast(key, tf.int64)
         # without augment= nothing reads it (and each node costs at every epoch's start)
         word = self.seed_word(key) if self.options.augment else tf.constant(0, tf.int64)
-        return tf.data.Dataset.from_tensor_slices(
-            (tf.range(self.n, dtype=tf.int64), self.order(key), tf.fill([self.n], key), tf.fill([self.n], word))
-        )
+        if at is None:  # the whole epoch: no gather, a fixed count (nodes cost at each epoch's start)
+            at, indices, count = tf.range(self.n, dtype=tf.int64), self.order(key), self.n
+        else:
+            indices, count = tf.gather(self.order(key), at), tf.size(at, out_type=tf.int64)
+        return at, indices, tf.fill([count], key), tf.fill([count], word)
 
     # ---- stages
     def decode(self, ds: tf.data.Dataset, ordered: bool = True, augment: bool = False) -> tf.data.Dataset:
@@ -372,10 +379,7 @@ class Pipeline:
         def again(key: tf.Tensor, missing: tf.Tensor, batch: tuple) -> tuple[tf.Tensor, ...]:
             """(positions, indices, images) of the files at positions ``missing`` that decode,
             followed by ``batch``'s (the batch that came after them)."""
-            count = tf.size(missing, out_type=tf.int64)
-            word = self.seed_word(key) if self.options.augment else tf.constant(0, tf.int64)
-            columns = (missing, tf.gather(self.order(key), missing), tf.fill([count], key), tf.fill([count], word))
-            one_by_one = tf.data.Dataset.from_tensor_slices(columns).map(_nc(read)).ignore_errors()
+            one_by_one = tf.data.Dataset.from_tensor_slices(self._columns(key, missing)).map(_nc(read)).ignore_errors()
             got = one_by_one.batch(self.n).reduce(
                 tuple(v[:0] for v in batch),
                 lambda acc, b: tuple(tf.concat([a, v], 0) for a, v in zip(acc, (b[0], b[1], b[3]), strict=True)),
