@@ -356,9 +356,6 @@ def _gif_walk(data: tf.Tensor, n: tf.Tensor, first: tf.Tensor, screen_w: tf.Tens
 #: The quick first step (:func:`_gif_first_step`) reads this many bytes from the first block:
 #: the leading extensions and the image descriptor (10 of its 11 bytes).
 _GIF_WINDOW = 40
-#: Where the walk's loop starts (:func:`_gif_walk`): after no leading extension, the control
-#: extension, the loop extension, or both.
-_GIF_SKIPS = (0, 8, 19, 27)
 #: Zero bytes after the file in the GIF guard's copy: past the farthest read of the quick
 #: step (13 + 768 + _GIF_WINDOW bytes in) and longer than a sub-block.
 _GIF_PAD = 1024
@@ -375,18 +372,22 @@ def _gif_layouts() -> list:
     extension, the loop extension, or both (what Pillow writes), and after an extension with a
     chain of one sub-block of ``length`` bytes (any label: a comment, as GIMP and Pillow write
     one), alone or followed by a control extension, for every length the window holds."""
-    loop, control = (dict(zip(*leader[:2], strict=True)) for leader in _GIF_LEADERS)
+    (loop, looped), (control, controlled) = ((dict(zip(at, what, strict=True)), size) for at, what, size in _GIF_LEADERS)
     shifted = lambda layout, by: {by + k: v for k, v in layout.items()}  # noqa: E731
-    layouts = [({}, 0), (control, 8), (loop, 19), ({**loop, **shifted(control, 19)}, 27)]
+    layouts = [({}, 0), (control, controlled), (loop, looped)]
+    layouts.append(({**loop, **shifted(control, looped)}, looped + controlled))
     for length in range(1, _GIF_WINDOW - 13):  # 21, label, length, the bytes, 0
         one = {0: 0x21, 2: length, 3 + length: 0}
         layouts.append((one, 4 + length))
-        if 4 + length + 8 + 10 <= _GIF_WINDOW:
-            layouts.append(({**one, **shifted(control, 4 + length)}, 12 + length))
+        if 4 + length + controlled + 10 <= _GIF_WINDOW:
+            layouts.append(({**one, **shifted(control, 4 + length)}, 4 + length + controlled))
     return layouts
 
 
 _GIF_LAYOUTS = _gif_layouts()
+#: Where the walk's loop starts (:func:`_gif_walk`): after no leading extension, the control
+#: extension, the loop extension, or both (the first four layouts').
+_GIF_SKIPS = tuple(skip for _, skip in _GIF_LAYOUTS[:4])
 
 
 def _gif_window_tables() -> tuple:
@@ -404,7 +405,8 @@ def _gif_window_tables() -> tuple:
     :data:`_GIF_CHAIN`). Layouts that match together read the same blocks the same way (each
     fixes every byte that decides where its blocks end), so they agree on the descriptor.
     """
-    rows = [(0, *_GIF_LEADERS[0][:2]), (0, *_GIF_LEADERS[1][:2]), (19, *_GIF_LEADERS[1][:2])]
+    looped = _GIF_LEADERS[0][2]  # a control extension is checked after a loop extension too
+    rows = [(0, *_GIF_LEADERS[0][:2]), (0, *_GIF_LEADERS[1][:2]), (looped, *_GIF_LEADERS[1][:2])]
     where = np.array([[base + a for a in at] + [base + at[0]] * (17 - len(at)) for base, at, _ in rows], np.int32)
     what = np.array([list(pat) + [pat[0]] * (17 - len(pat)) for _, _, pat in rows], np.uint8)
     # outcome 4 * loop + 2 * control at 0 + control at 19 -> index into _GIF_SKIPS: a control
