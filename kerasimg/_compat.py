@@ -315,6 +315,64 @@ def calls_without_grappler(build: Any) -> Any:
     return _set_on_new_ops(build, _CALL_OPS, "config_proto", attr_value_pb2.AttrValue(s=config.SerializeToString()))
 
 
+def map_function(ds: Any) -> Any:
+    """The ``ConcreteFunction`` that ``ds``, a ``Dataset.map``, traced (its flat tensors in, a
+    list of flat tensors out), or None.
+
+    Relies on: ``MapDataset._map_func.function`` / ``ParallelMapDataset._map_func.function``
+    (private: the map's ``StructuredFunctionWrapper`` and its concrete function).
+
+    If it goes away: None, and the caller traces its function again (the same results, a
+    slower build), and ``tests/test_compat.py`` says so.
+
+    Example:
+
+    >>> import tensorflow as tf
+    >>> fn = map_function(tf.data.Dataset.range(2).map(lambda x: x + 1))
+    >>> [int(v) for v in fn(tf.constant(4, tf.int64))]
+    [5]
+    """
+    function = getattr(getattr(ds, "_map_func", None), "function", None)
+    return function if callable(function) and hasattr(function, "captured_inputs") else None
+
+
+def direct_call(function: Any, args: Any, name: str = "direct_call") -> tuple[Any, ...]:
+    """``function`` (a ``ConcreteFunction``) called on the flat tensors ``args`` in the graph
+    being traced, as one node whose op is the function itself.
+
+    ``function(*args)`` builds a ``PartitionedCall``, which refuses a function that tf.data
+    traced as single-device (``single_device_dataset_functions``: "``experimental_ints_on_device``
+    is not supported by multi-device functions"). A node whose op type is the function's name
+    is run by the caller's own function runtime instead, as tf.data runs its functions. Its
+    outputs get the shapes the function's outputs have.
+
+    Relies on: ``Graph.create_op`` with a library function's name as the op type (what TF 1's
+    ``Defun`` built), ``ConcreteFunction.add_to_graph`` and ``FuncGraph.capture``.
+
+    If it goes away: an error at tracing, which ``tests/test_compat.py`` shows.
+
+    Example:
+
+    >>> import tensorflow as tf
+    >>> from kerasimg._compat import single_device_dataset_functions
+    >>> with single_device_dataset_functions():
+    ...     fn = map_function(tf.data.Dataset.range(2).map(lambda x: x * 3))
+    ...     ds = tf.data.Dataset.range(3).map(lambda x: direct_call(fn, [x])[0])
+    >>> [int(v) for v in ds]
+    [0, 3, 6]
+    """
+    import tensorflow as tf
+
+    graph = tf.compat.v1.get_default_graph()
+    function.add_to_graph(graph)
+    inputs = [*args, *(graph.capture(t) for t in function.captured_inputs)]
+    op_type = function.name.decode() if isinstance(function.name, bytes) else function.name
+    op = graph.create_op(op_type, inputs, [t.dtype for t in function.outputs], name=name)
+    for out, spec in zip(op.outputs, function.outputs, strict=True):
+        out.set_shape(spec.shape)
+    return tuple(op.outputs)
+
+
 def worker_address(server: Any) -> str:
     """``"HOST:PORT"`` of a running ``tf.data.experimental.service.WorkerServer``.
 

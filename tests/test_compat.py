@@ -267,6 +267,45 @@ def test_calls_without_grappler_sets_the_call_ops_config_proto() -> None:
 
 
 @needs_tf
+def test_map_function_is_the_maps_StructuredFunctionWrapper_function() -> None:
+    tf, version = _tf()
+    api = "MapDataset._map_func.function / ParallelMapDataset._map_func.function"
+    big = tf.constant(["a", "b"])  # a capture: called elsewhere, it must come along
+    for parallel in (None, 2):
+        ds = tf.data.Dataset.range(3).map(lambda x: (x * 2, tf.gather(big, x % 2)), num_parallel_calls=parallel)
+        fn = _compat.map_function(ds)
+        assert fn is not None, f"{api} is gone in {version}"
+        out = fn(tf.constant(1, tf.int64))
+        assert [int(out[0]), out[1].numpy()] == [2, b"b"], f"{api} in {version}: {out}"
+    assert _compat.map_function(tf.data.Dataset.range(3)) is None  # not a map
+
+
+@needs_tf
+def test_direct_call_runs_a_single_device_map_function_in_another_map() -> None:
+    tf, version = _tf()
+    api = "Graph.create_op(<library function name>) on a single-device tf.data function"
+    big = tf.constant(["a", "b"])
+    with _compat.single_device_dataset_functions():
+        first = tf.data.Dataset.range(3).map(lambda x: (x * 2, tf.gather(big, x % 2)), num_parallel_calls=2)
+        fn = _compat.map_function(first)
+        ds = tf.data.Dataset.range(4).map(lambda x: _compat.direct_call(fn, [x], "again"))
+    assert ds.element_spec == first.element_spec, f"{api} in {version}: {ds.element_spec}"
+    got = [(int(a), b.numpy()) for a, b in ds]
+    assert got == [(0, b"a"), (2, b"b"), (4, b"a"), (6, b"b")], f"{api} in {version}: {got}"
+    # a PartitionedCall (what ``fn(x)`` builds) is refused there: the reason direct_call exists
+    with _compat.single_device_dataset_functions():
+        called = tf.data.Dataset.range(1).map(lambda x: tuple(fn(x)))
+    with pytest.raises(tf.errors.UnimplementedError, match="experimental_ints_on_device"):
+        list(called)
+    # an error inside the called function reaches the caller's map (ignore_errors drops it)
+    with _compat.single_device_dataset_functions():
+        strict = tf.data.Dataset.range(2).map(lambda x: tf.gather(tf.constant([5, 6], tf.int64), x))
+        checked = _compat.map_function(strict)
+        dropped = tf.data.Dataset.range(4).map(lambda x: _compat.direct_call(checked, [x])[0]).ignore_errors()
+    assert [int(v) for v in dropped] == [5, 6], f"{api} in {version}"
+
+
+@needs_tf
 def test_worker_address_is_WorkerServer_address() -> None:
     tf, version = _tf()
     service = tf.data.experimental.service

@@ -42,7 +42,12 @@ from typing import Any
 
 import tensorflow as tf
 
-from kerasimg._compat import calls_without_grappler, single_device_dataset_functions
+from kerasimg._compat import (
+    calls_without_grappler,
+    direct_call,
+    map_function,
+    single_device_dataset_functions,
+)
 from kerasimg._seeds import fold_in, layer_seeds
 from kerasimg.data import listing as _listing
 from kerasimg.data._cache import _clear_unfinished_cache, _file_identities
@@ -360,10 +365,12 @@ class Pipeline:
         batch holding a bad file costs its other images a second decode, one at a time.
         """
         read = self._reader(augment=True)
+        traced: list[Any] = []  # the epoch map's trace of ``read``, which the recovery calls
 
         def epoch(key: tf.Tensor) -> tf.data.Dataset:
-            fused = self.positions(key).map(_nc(read), num_parallel_calls=_PARALLEL, deterministic=True)
-            fused = fused.batch(size).ignore_errors()  # (the batch fuses with the map)
+            mapped = self.positions(key).map(_nc(read), num_parallel_calls=_PARALLEL, deterministic=True)
+            traced.append(map_function(mapped))
+            fused = mapped.batch(size).ignore_errors()  # (the batch fuses with the map)
             spec = fused.element_spec[3]
             shape = [d if d is not None else 0 for d in spec.shape[1:]]
             sentinel = (tf.fill([1], tf.constant(self.n, tf.int64)), tf.constant([-1], tf.int64),
@@ -379,7 +386,11 @@ class Pipeline:
         def again(key: tf.Tensor, missing: tf.Tensor, batch: tuple) -> tuple[tf.Tensor, ...]:
             """(positions, indices, images) of the files at positions ``missing`` that decode,
             followed by ``batch``'s (the batch that came after them)."""
-            one_by_one = tf.data.Dataset.from_tensor_slices(self._columns(key, missing)).map(_nc(read)).ignore_errors()
+            # The epoch map's own trace, called (tracing ``read`` again, as this did until stop
+            # 19, was a third of the time a dataset takes to build); ``read`` if TF hides it.
+            fn = traced[-1] if traced and traced[-1] is not None else None
+            one = _nc(read) if fn is None else _nc(lambda *columns: direct_call(fn, columns, "read"))
+            one_by_one = tf.data.Dataset.from_tensor_slices(self._columns(key, missing)).map(one).ignore_errors()
             got = one_by_one.batch(self.n).reduce(
                 tuple(v[:0] for v in batch),
                 lambda acc, b: tuple(tf.concat([a, v], 0) for a, v in zip(acc, (b[0], b[1], b[3]), strict=True)),
