@@ -280,41 +280,6 @@ def _set_on_new_ops(build: Any, types: tuple[str, ...], name: str, value: Any) -
     return out
 
 
-_CALL_OPS = ("PartitionedCall", "StatefulPartitionedCall")
-
-
-def calls_without_grappler(build: Any) -> Any:
-    """``build()``, with the function calls it creates instantiated without Grappler.
-
-    A ``tf.function`` called inside a tf.data function is a ``PartitionedCall`` op, which
-    instantiates its function as a multi-device function: Grappler runs over it at its first
-    call in each iterator (~0.2-0.3 ms per node on 2 cores: ~0.3 s for a decode graph). The
-    op's ``config_proto`` attribute (the session config it instantiates with) is set to one
-    with Grappler's meta-optimizer off.
-
-    Relies on: ``Operation._set_attr`` (private) and the ``config_proto`` attribute of
-    ``PartitionedCall`` / ``StatefulPartitionedCall`` (``PartitionedCallOp`` passes it to
-    ``grappler::OptimizeGraph``).
-
-    If it goes away: the calls run Grappler again (the same results, slower to instantiate),
-    and ``tests/test_compat.py`` says so.
-
-    Example:
-
-    >>> import tensorflow as tf
-    >>> inner = tf.function(lambda x: x + 1)
-    >>> ds = tf.data.Dataset.range(2).map(lambda x: calls_without_grappler(lambda: inner(x)))
-    >>> [int(v) for v in ds]
-    [1, 2]
-    """
-    from tensorflow.core.framework import attr_value_pb2
-    from tensorflow.core.protobuf import config_pb2
-
-    config = config_pb2.ConfigProto()
-    config.graph_options.rewrite_options.disable_meta_optimizer = True
-    return _set_on_new_ops(build, _CALL_OPS, "config_proto", attr_value_pb2.AttrValue(s=config.SerializeToString()))
-
-
 def map_function(ds: Any) -> Any:
     """The ``ConcreteFunction`` that ``ds``, a ``Dataset.map``, traced (its flat tensors in, a
     list of flat tensors out), or None.

@@ -43,6 +43,8 @@ def test_full_run_refuses_every_bomb_with_its_reason():
     rows = [line for line in out.stdout.splitlines() if line.startswith("| adapter") or line.startswith("| serving")]
     assert len(rows) == 10, out.stdout
     reasons = {row.split("|")[2].strip() + "/" + row.split("|")[1].strip(): row.split("|")[5] for row in rows}
+    later = [row.split("|")[6].strip() for row in rows if row.startswith("| adapter")]
+    assert all(float(v) >= 0 for v in later), later  # every adapter row times a second epoch
     assert "scans" in reasons["jpeg-scans/adapter"] and "scans" in reasons["jpeg-scans/serving"]
     assert "logical screen" in reasons["gif-frame/adapter"] and "logical screen" in reasons["gif-frame/serving"]
     assert "blocks" in reasons["gif-blocks/adapter"] and "blocks" in reasons["gif-blocks/serving"]

@@ -247,26 +247,6 @@ def test_unlowered_marks_the_ops_it_builds_and_they_run_as_calls() -> None:
 
 
 @needs_tf
-def test_calls_without_grappler_sets_the_call_ops_config_proto() -> None:
-    tf, version = _tf()
-    from tensorflow.core.protobuf import config_pb2
-
-    api = "(Stateful)PartitionedCall attr 'config_proto' set by Operation._set_attr"
-    inner = tf.function(lambda x: x * 3, autograph=False)
-
-    def f(x):
-        return inner(x) + _compat.calls_without_grappler(lambda: inner(x + 1))
-
-    graph = tf.function(f, autograph=False).get_concrete_function(tf.TensorSpec([], tf.int64)).graph
-    configs = [op.get_attr("config_proto") for op in graph.get_operations() if op.type in ("PartitionedCall", "StatefulPartitionedCall")]
-    assert len(configs) == 2, f"{api} in {version}: {configs}"
-    off = [config_pb2.ConfigProto.FromString(c).graph_options.rewrite_options.disable_meta_optimizer for c in configs]
-    assert sorted(off) == [False, True], f"{api} in {version}: {off}"
-    # the call runs, in a tf.data map too
-    assert [int(v) for v in tf.data.Dataset.from_tensor_slices(tf.constant([1, 2], tf.int64)).map(f)] == [9, 15]
-
-
-@needs_tf
 def test_map_function_is_the_maps_StructuredFunctionWrapper_function() -> None:
     tf, version = _tf()
     api = "MapDataset._map_func.function / ParallelMapDataset._map_func.function"

@@ -43,7 +43,6 @@ from typing import Any
 import tensorflow as tf
 
 from kerasimg._compat import (
-    calls_without_grappler,
     direct_call,
     map_function,
     single_device_dataset_functions,
@@ -61,6 +60,11 @@ _ORDER_SALT = 0x6F72646572  # "order": the second word of an epoch's shuffle see
 #: ``finish``), so parallelism and the prefetch depth are set here.
 _PARALLEL = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 _PREFETCH = 2  # batches ready ahead of the model
+#: Options of the dataset that decodes a dropped batch again, inside a ``reduce``: no static
+#: optimization (Grappler over the dataset's graph at every call) and no autotuning.
+_UNOPTIMIZED = tf.data.Options()
+_UNOPTIMIZED.experimental_optimization.apply_default_optimizations = False
+_UNOPTIMIZED.autotune.enabled = False
 _nc = tf.autograph.experimental.do_not_convert  # our dataset functions need no AutoGraph
 
 
@@ -379,9 +383,13 @@ class Pipeline:
 
         ds = keys.flat_map(_nc(epoch))
 
-        # A function call, not inlined: its dataset ops and the second copy of ``read`` are
-        # instantiated when a batch is recovered, not at every epoch's start (inlined: +2.5 ms
-        # at each), and without Grappler (with it: ~50 ms more per epoch with a bad file).
+        # A function call, not inlined: its dataset ops are instantiated when a batch is
+        # recovered, not at every epoch's start (inlined: +2.5 ms at each). A node whose op is
+        # the function (``direct_call``), run by the scan's own single-device runtime: as a
+        # PartitionedCall it was instantiated as a multi-device function, ~25 ms more per
+        # epoch with a bad file. Its dataset goes without tf.data's static optimizations
+        # (``_UNOPTIMIZED``): ``reduce`` rewrites a dataset's graph with Grappler first, and
+        # did so at every epoch with a bad file (~0.25 s each on 2 cores, until stop 19).
         @tf.function(autograph=False, experimental_attributes={"_noinline": True})
         def again(key: tf.Tensor, missing: tf.Tensor, batch: tuple) -> tuple[tf.Tensor, ...]:
             """(positions, indices, images) of the files at positions ``missing`` that decode,
@@ -391,7 +399,7 @@ class Pipeline:
             fn = traced[-1] if traced and traced[-1] is not None else None
             one = _nc(read) if fn is None else _nc(lambda *columns: direct_call(fn, columns, "read"))
             one_by_one = tf.data.Dataset.from_tensor_slices(self._columns(key, missing)).map(one).ignore_errors()
-            got = one_by_one.batch(self.n).reduce(
+            got = one_by_one.batch(self.n).with_options(_UNOPTIMIZED).reduce(
                 tuple(v[:0] for v in batch),
                 lambda acc, b: tuple(tf.concat([a, v], 0) for a, v in zip(acc, (b[0], b[1], b[3]), strict=True)),
             )
@@ -404,7 +412,9 @@ class Pipeline:
 
             def recovered() -> tuple[tf.Tensor, ...]:  # the batches since ``last`` were dropped
                 missing = tf.range(last + 1, first)
-                return calls_without_grappler(lambda: again(key, missing, (positions, indices, images)))
+                args = (key, missing, (positions, indices, images))
+                concrete = again.get_concrete_function(*args)
+                return direct_call(concrete, [key, missing, positions, indices, images], "again")
 
             arrived, out_i, out_x = tf.cond(first > last + 1, recovered, lambda: (positions, indices, images))
             end = positions[-1]  # n for the sentinel: every position before it is accounted for

@@ -355,7 +355,8 @@ def test_every_pipeline_function_is_single_device(tagged, cache) -> None:
     waits for it). Each of the pipeline's own functions carries the attribute that makes
     tf.data instantiate it on the CPU without Grappler (``_compat.single_device_dataset_functions``);
     the service's per-epoch dataset too. (Branch functions of a ``cond`` run inside them, and
-    so does the function call that decodes a dropped batch again: only when one is dropped.)"""
+    so does the function call that decodes a dropped batch again, a node whose op is the
+    function, run by its caller's single-device runtime: only when one is dropped.)"""
     from tensorflow.core.framework import graph_pb2
 
     from kerasimg._compat import INTS_ON_DEVICE
@@ -365,6 +366,7 @@ def test_every_pipeline_function_is_single_device(tagged, cache) -> None:
         called = {n.attr[a].func.name for f in graph.library.function for n in f.node_def for a in n.attr
                   if n.attr[a].HasField("func") and n.op in ("If", "StatelessIf", "While", "StatelessWhile",
                                                               "PartitionedCall", "StatefulPartitionedCall")}  # fmt: skip
+        called |= {n.op for f in graph.library.function for n in f.node_def}  # direct calls (``direct_call``)
         return {
             f.signature.name: INTS_ON_DEVICE in f.attr and f.attr[INTS_ON_DEVICE].b
             for f in graph.library.function if f.signature.name not in called and "cond" not in f.signature.name
@@ -415,6 +417,15 @@ def test_per_epoch_graph_stays_small(tagged) -> None:
     reads = [name for name in functions if "_read_" in name]
     assert len(reads) == 1, sorted(functions)
     assert reads[0] in {node.op for name in apart for node in functions[name].node_def}
+    # ... and its dataset runs without tf.data's static optimizations: ``reduce`` ran Grappler
+    # over the dataset's graph at every call (~0.25 s per epoch with a bad file until stop 19)
+    from tensorflow.core.framework import dataset_options_pb2
+
+    options = [
+        dataset_options_pb2.Options.FromString(node.attr["serialized_options"].s)
+        for node in functions[again[0]].node_def if node.op == "OptionsDataset"
+    ]  # fmt: skip
+    assert [o.optimization_options.apply_default_optimizations for o in options] == [False], options
 
 
 _REPRO = textwrap.dedent(
