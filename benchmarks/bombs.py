@@ -15,7 +15,8 @@ tracing ``why_bad``'s functions once per process): the bomb's own cost is the di
 Each case runs in a fresh process, after a warm-up on one good image, so the figures are the
 bomb's own: wall seconds from the call to the verdict, and growth of the peak resident memory
 (``ru_maxrss``) during it. In the adapter, ``next epoch`` is the seconds of a second epoch over
-the same dataset (the file skipped again: what every later epoch pays for it). ``serving_bytes`` takes bytes, so only the two byte bombs apply there.
+the same dataset (the file skipped again: what every later epoch pays for it).
+``serving_bytes`` takes bytes, so only the two byte bombs apply there.
 
 Run: ``python benchmarks/bombs.py`` (about a minute). Targets (issue 9): under 1 s and under
 64 MiB of growth each, refused or skipped with a reason.
