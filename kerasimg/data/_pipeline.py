@@ -396,7 +396,7 @@ class Pipeline:
             followed by ``batch``'s (the batch that came after them)."""
             # The epoch map's own trace, called (tracing ``read`` again, as this did until stop
             # 19, was a third of the time a dataset takes to build); ``read`` if TF hides it.
-            fn = traced[-1] if traced and traced[-1] is not None else None
+            fn = traced[-1] if traced else None
             one = _nc(read) if fn is None else _nc(lambda *columns: direct_call(fn, columns, "read"))
             one_by_one = tf.data.Dataset.from_tensor_slices(self._columns(key, missing)).map(one).ignore_errors()
             got = one_by_one.batch(self.n).with_options(_UNOPTIMIZED).reduce(
@@ -414,7 +414,7 @@ class Pipeline:
                 missing = tf.range(last + 1, first)
                 args = (key, missing, (positions, indices, images))
                 concrete = again.get_concrete_function(*args)
-                return direct_call(concrete, [key, missing, positions, indices, images], "again")
+                return direct_call(concrete, tf.nest.flatten(args), "again")
 
             arrived, out_i, out_x = tf.cond(first > last + 1, recovered, lambda: (positions, indices, images))
             end = positions[-1]  # n for the sentinel: every position before it is accounted for
