@@ -218,7 +218,9 @@ def format_contenders(folder: Path, fmt: str) -> dict:
     def ours():
         return kerasimg.data.from_directory(folder, image_size=SIZE, batch_size=BATCH, seed=0)
 
-    return {"kerasimg": ours, "plain": plain}
+    # A second, identical plain pipeline: plain / plain-again is what this machine's noise
+    # alone does to a ratio in the same run (an A/A control for the kerasimg / plain target).
+    return {"kerasimg": ours, "plain": plain, "plain-again": plain}
 
 
 def serving_figures(root: Path) -> dict[str, float]:
@@ -435,12 +437,14 @@ def main() -> None:
         images = {name: count_images(ds) for name, ds in datasets.items()}
         best = {name: [float("inf")] * 3 for name in datasets}
         rounds = []  # (plain / kerasimg) wall and CPU seconds of the two epochs of each round
+        controls = []  # plain / plain-again by images/s: the A/A control
         for r in range(args.repeats):  # the order alternates: a spell can favour a round's first
             names = list(datasets) if r % 2 == 0 else list(datasets)[::-1]
             got = {name: time_epoch(datasets[name]) for name in names}
             for name in names:
                 best[name] = [min(a, b) for a, b in zip(best[name], got[name], strict=True)]
             rounds.append((got["plain"][0] / got["kerasimg"][0], got["plain"][1] / got["kerasimg"][1]))
+            controls.append(got["plain-again"][0] / got["plain"][0])
         for name, (seconds, cpu_seconds, latency) in best.items():
             print(f"  {name:12s} {images[name] / seconds:8.1f} images/s  {1000 * cpu_seconds / images[name]:6.2f} "
                   f"CPU ms/image  first batch {1000 * latency:5.0f} ms")
@@ -451,6 +455,10 @@ def main() -> None:
         print(f"  per round, order alternating: median {statistics.median(walls):.2f}x images/s, "
               f"{statistics.median(cpu for _, cpu in rounds):.2f}x by CPU time "
               f"({walls[0]:.2f}-{walls[-1]:.2f}x over {len(rounds)} round{'s' * (len(rounds) > 1)})")
+        again = best["plain-again"][0]
+        print(f"  A/A control: plain / plain-again {again / plain:5.2f}x images/s (whole epoch), per round "
+              f"median {statistics.median(controls):.2f}x ({min(controls):.2f}-{max(controls):.2f}x): "
+              "the same pipeline twice, this run's noise alone")
     if args.serving:
         print("\nserving one 400x300 image (ms per call, best of 5 x 20)")
         for fmt, best in serving_figures(args.dir).items():

@@ -71,6 +71,11 @@ def test_tiny_run_prints_every_contender_and_ratio(tmp_path):
         r"\(([\d.]+)-([\d.]+)x over 1 round\)$", out, re.M,
     )  # fmt: skip
     assert len(spreads) == 3 and all(float(low) <= float(mid) <= float(high) for mid, _, low, high in spreads)
+    controls = re.findall(
+        r"^  A/A control: plain / plain-again +([\d.]+)x images/s \(whole epoch\), per round "
+        r"median ([\d.]+)x \(([\d.]+)-([\d.]+)x\)", out, re.M,
+    )  # fmt: skip
+    assert len(controls) == 3 and all(float(low) <= float(mid) <= float(high) for _, mid, low, high in controls)
     serving = re.findall(r"^  (png|jpeg) +serving_bytes +([\d.]+) ms +decode\+serving_default +([\d.]+) ms", out, re.M)
     assert [s[0] for s in serving] == ["png", "jpeg"] and all(float(s[1]) > 0 for s in serving)
 

@@ -420,9 +420,20 @@ class Pipeline:
             end = positions[-1]  # n for the sentinel: every position before it is accounted for
             seen = self._gaps_recorded(key, last, arrived, end)
             sentinel = indices[-1] < 0  # the sentinel's batch holds it alone
-            keep = tf.size(out_i) - tf.cast(sentinel, tf.int32)  # (a slice of leading rows: no copy)
+            keep = tf.size(out_i) - tf.cast(sentinel, tf.int32)
+
+            def copied() -> tuple[tf.Tensor, tf.Tensor]:  # rows of their own (see below)
+                rows = tf.range(keep)
+                return tf.gather(out_i, rows), tf.gather(out_x, rows)
+
+            # A short batch (an epoch's last, a recovered one short by its bad files) can be a
+            # view into a larger buffer, as the rows before the sentinel would be, and
+            # ``rebatch`` asks a view's reference count, which TF logs as an error line
+            # ("Tensor RefCount not reliable if buf_ points to a SubBuffer") during ``fit``.
+            # Those rows are copied (a few batches an epoch); a full batch owns its buffer and
+            # goes through as it is.
             with tf.control_dependencies([seen]):
-                out = (out_i[:keep], out_x[:keep])
+                out = tf.cond(sentinel | (keep < size), copied, lambda: (tf.identity(out_i), tf.identity(out_x)))
             return tf.where(sentinel, tf.constant(-1, tf.int64), end), out
 
         ds = ds.scan(tf.constant(-1, tf.int64), _nc(step)).filter(_nc(lambda indices, images: tf.size(indices) > 0))
