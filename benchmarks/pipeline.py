@@ -18,6 +18,12 @@ and times one epoch (after a warm-up epoch; best of ``--repeats``, taken round r
 * ``decode-only``: a parallel (``AUTOTUNE``) tf.data map that only reads and decodes every
   file at full size (no resize, nothing batched or returned).
 
+Then, per format (``--formats``: PNG, WebP, GIF87a/89a, animated GIF, BMP, the demo's 32x32
+PNGs), ``from_directory`` against the plain pipeline for that format (list, read,
+``decode_<format>``, resize, batch, prefetch), which is timed twice (``plain``, ``plain-again``: their
+ratio, the A/A control, is what the machine's noise alone does to a ratio in that run), each
+round in the other order; and ``serving_bytes`` against decode + ``serving_default``.
+
 Run: ``python benchmarks/pipeline.py`` (``--n 3000 --n-scans 300``: about 5 minutes on 2 cores).
 Prints images/s (wall clock) and CPU ms per image (this process, all threads: steadier on a
 shared machine), and the ratios of kerasimg to each alternative by both.
