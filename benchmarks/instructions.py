@@ -51,11 +51,17 @@ def per_image(low: int, high: int, epochs: tuple[int, int], images: int) -> floa
     return (high - low) / ((epochs[1] - epochs[0]) * images)
 
 
-def child(folder: Path, fmt: str, who: str, epochs: int) -> int:
-    """A warm-up epoch, then ``epochs`` more, of one contender; returns the images per epoch."""
+def _pipeline():
+    """``benchmarks/pipeline.py``, whose corpora and contenders are counted here."""
     sys.path.insert(0, str(HERE))
     import pipeline
 
+    return pipeline
+
+
+def child(folder: Path, fmt: str, who: str, epochs: int) -> int:
+    """A warm-up epoch, then ``epochs`` more, of one contender; returns the images per epoch."""
+    pipeline = _pipeline()
     ds = pipeline.format_contenders(folder, fmt)[who]()
     images = pipeline.count_images(ds)
     for _ in range(epochs):
@@ -90,16 +96,14 @@ def main() -> None:
         return
     if shutil.which("valgrind") is None:
         sys.exit("valgrind is not on the PATH (Debian: apt-get install valgrind)")
-    sys.path.insert(0, str(HERE))
-    import pipeline
-
+    pipeline = _pipeline()
     print(f"instructions per image (callgrind), {args.n} files per format, epochs {EPOCHS[0]} and {EPOCHS[1]} "
           "after a warm-up; 224x224, batch 64")  # fmt: skip
     print(f"  {'format':8s} {'kerasimg':>12s} {'plain':>12s}  kerasimg / plain")
     for fmt in filter(None, args.formats.split(",")):
         folder = pipeline.make_format_corpus(args.dir, fmt, args.n)
         counts = {}
-        with ThreadPoolExecutor(2) as pool:  # one process per core: the two contenders side by side
+        with ThreadPoolExecutor(2) as pool:  # one process per core: a contender's two runs side by side
             for who in ("kerasimg", "plain"):
                 runs = [pool.submit(under_callgrind, folder, fmt, who, e, args.dir / f"{fmt}-{who}-{e}.cg")
                         for e in EPOCHS]  # fmt: skip
