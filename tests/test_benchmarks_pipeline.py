@@ -43,7 +43,7 @@ def test_corpus_has_the_sizes_and_layout_it_promises(tmp_path):
 @pytest.mark.nightly  # a full tiny run of every section (~40 s); `make bench` is the real one
 def test_tiny_run_prints_every_contender_and_ratio(tmp_path):
     done = subprocess.run(
-        [sys.executable, str(SCRIPT), "--n", "8", "--n-scans", "4", "--repeats", "1", "--dir", str(tmp_path),
+        [sys.executable, str(SCRIPT), "--n", "8", "--n-scans", "4", "--repeats", "1", "--format-repeats", "1", "--dir", str(tmp_path),
          "--formats", "png,gif,digits", "--n-formats", "6"],
         capture_output=True, text=True, timeout=600, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
     )  # fmt: skip
