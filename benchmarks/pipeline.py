@@ -25,7 +25,8 @@ ratio, the A/A control, is what the machine's noise alone does to a ratio in tha
 round in the other order, best of ``--format-repeats`` (15) epochs; and ``serving_bytes``
 against decode + ``serving_default``.
 
-Run: ``python benchmarks/pipeline.py`` (``--n 3000 --n-scans 300``: about 5 minutes on 2 cores).
+Run: ``python benchmarks/pipeline.py`` (``--n 3000 --n-scans 300``: about 10 minutes on 2 cores;
+``--n 600 --n-scans 60``: about 6).
 Prints images/s (wall clock) and CPU ms per image (this process, all threads: steadier on a
 shared machine), and the ratios of kerasimg to each alternative by both.
 """
