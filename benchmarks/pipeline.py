@@ -52,9 +52,9 @@ BATCH = 64
 WIDTHS = {"imagenet": (350, 650), "scans": (1500, 2500)}
 #: Timed epochs per contender in the per-format section. Its ratios sit near 1 (kerasimg and
 #: the plain pipeline run the same TF decoder), so the machine's noise decides a short run: on
-#: the 2-core CI machine one epoch of 600 files varies by 10-20 % between rounds, and best of 3
-#: put a format at 0.81-1.08x from run to run (stop 20). Best of 15 epochs read 0.99-1.03x for
-#: the single-frame formats, with the A/A control at 1.00-1.02x (stop 21).
+#: the 2-core development machine one epoch of 600 files varies by 10-20 % between rounds, and
+#: best of 3 put a format at 0.81-1.08x from run to run (stop 20). Best of 15 read 0.97-1.32x on
+#: every one-frame format in two full runs, the A/A control 0.99-1.02x (stop 21).
 FORMAT_REPEATS = 15
 #: Rounds of the serving timing (each: 20 calls of every contender, the order alternating)
 SERVING_ROUNDS = 15
