@@ -239,6 +239,13 @@ def format_contenders(folder: Path, fmt: str) -> dict:
     return {"kerasimg": ours, "plain": plain, "plain-again": plain}
 
 
+def in_order(contenders: dict, round_index: int) -> list[str]:
+    """The contenders' names in the order of round ``round_index``: as listed in even rounds,
+    reversed in odd ones (a spell of the machine can favour whoever runs first in a round)."""
+    names = list(contenders)
+    return names if round_index % 2 == 0 else names[::-1]
+
+
 def serving_figures(root: Path) -> dict[str, float]:
     """ms per call: ``serving_bytes`` on one image against ``decode`` + ``serving_default``."""
     import keras
@@ -265,7 +272,7 @@ def serving_figures(root: Path) -> dict[str, float]:
         for call in calls.values():
             call()
         for r in range(SERVING_ROUNDS):  # round robin, the order alternating; best of 20 calls
-            for name in list(calls) if r % 2 == 0 else list(calls)[::-1]:
+            for name in in_order(calls, r):
                 call = calls[name]
                 start = time.perf_counter()
                 for _ in range(20):
@@ -459,7 +466,7 @@ def main() -> None:
         rounds = []  # (plain / kerasimg) wall and CPU seconds of the two epochs of each round
         controls = []  # plain / plain-again by images/s: the A/A control
         for r in range(args.format_repeats):  # the order alternates: a spell can favour a round's first
-            names = list(datasets) if r % 2 == 0 else list(datasets)[::-1]
+            names = in_order(datasets, r)
             got = {name: time_epoch(datasets[name]) for name in names}
             for name in names:
                 best[name] = [min(a, b) for a, b in zip(best[name], got[name], strict=True)]
