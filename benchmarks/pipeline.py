@@ -22,8 +22,8 @@ Then, per format (``--formats``: PNG, WebP, GIF87a/89a, animated GIF, BMP, the d
 PNGs), ``from_directory`` against the plain pipeline for that format (list, read,
 ``decode_<format>``, resize, batch, prefetch), which is timed twice (``plain``, ``plain-again``: their
 ratio, the A/A control, is what the machine's noise alone does to a ratio in that run), each
-round in the other order, best of ``--format-repeats`` (15) epochs; and ``serving_bytes``
-against decode + ``serving_default``.
+round in the other order, best of ``--format-repeats`` (15) epochs, each round going over every
+format in turn (``format_section``); and ``serving_bytes`` against decode + ``serving_default``.
 
 Run: ``python benchmarks/pipeline.py`` (``--n 3000 --n-scans 300``: about 10 minutes on 2 cores;
 ``--n 600 --n-scans 60``: about 6).
@@ -396,6 +396,56 @@ def time_epoch(ds) -> tuple[float, float, float]:
     return time.perf_counter() - start, time.process_time() - start_cpu, latency
 
 
+def format_section(formats: list[str], n: int, repeats: int, root: Path) -> None:
+    """Per format, ``from_directory`` against the plain pipeline for that format, best of
+    ``repeats`` epochs each.
+
+    The rounds go over every format in turn (round 1: each format's contenders, then round 2,
+    ...), so the ``repeats`` epochs of one format spread over the whole section (~4 minutes
+    at the defaults) rather than the half minute its own rounds take. The development machine
+    has spells of tens of seconds in which kerasimg's epochs take up to ~25 % more CPU time
+    while plain's take ~5-10 % more (measured per round, in one process, stop 22); with one
+    format's rounds back to back, one spell could hold all of them (run 4 of stop 21: WebP
+    0.85x, every round 0.82-0.87x). Spread out, a best epoch is a calm one for every
+    contender alike. The per-round median and the A/A control still show the spread.
+    """
+    sections = {}
+    for fmt in formats:
+        folder = make_format_corpus(root, fmt, n)
+        datasets = {name: make() for name, make in format_contenders(folder, fmt).items()}
+        images = {name: count_images(ds) for name, ds in datasets.items()}
+        sections[fmt] = (folder, datasets, images)
+    best = {fmt: {name: [float("inf")] * 3 for name in sections[fmt][1]} for fmt in formats}
+    rounds = {fmt: [] for fmt in formats}  # (plain / kerasimg) wall and CPU seconds of each round
+    controls = {fmt: [] for fmt in formats}  # plain / plain-again by images/s: the A/A control
+    for r in range(repeats):  # the order alternates: a spell can favour a round's first
+        for fmt in formats:
+            datasets = sections[fmt][1]
+            names = in_order(datasets, r)
+            got = {name: time_epoch(datasets[name]) for name in names}
+            for name in names:
+                best[fmt][name] = [min(a, b) for a, b in zip(best[fmt][name], got[name], strict=True)]
+            rounds[fmt].append((got["plain"][0] / got["kerasimg"][0], got["plain"][1] / got["kerasimg"][1]))
+            controls[fmt].append(got["plain-again"][0] / got["plain"][0])
+    for fmt in formats:
+        folder, _, images = sections[fmt]
+        print(f"\nformat {fmt}: {n} files ({folder})")
+        for name, (seconds, cpu_seconds, latency) in best[fmt].items():
+            print(f"  {name:12s} {images[name] / seconds:8.1f} images/s  {1000 * cpu_seconds / images[name]:6.2f} "
+                  f"CPU ms/image  first batch {1000 * latency:5.0f} ms")
+        (ours, _, ours_first), (plain, _, plain_first) = best[fmt]["kerasimg"], best[fmt]["plain"]
+        print(f"  kerasimg / plain {plain / ours:5.2f}x images/s (whole epoch), first batch "
+              f"{1000 * (ours_first - plain_first):+.0f} ms")
+        walls = sorted(wall for wall, _ in rounds[fmt])
+        print(f"  per round, order alternating: median {statistics.median(walls):.2f}x images/s, "
+              f"{statistics.median(cpu for _, cpu in rounds[fmt]):.2f}x by CPU time "
+              f"({walls[0]:.2f}-{walls[-1]:.2f}x over {len(walls)} round{'s' * (len(walls) > 1)})")
+        again, control = best[fmt]["plain-again"][0], controls[fmt]
+        print(f"  A/A control: plain / plain-again {again / plain:5.2f}x images/s (whole epoch), per round "
+              f"median {statistics.median(control):.2f}x ({min(control):.2f}-{max(control):.2f}x): "
+              "the same pipeline twice, this run's noise alone")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=3000, help="ImageNet-like images (default 3000)")
@@ -457,35 +507,7 @@ def main() -> None:
             else:
                 print(f"    keras-cv not run: {keras_cv_error()}")
 
-    for fmt in filter(None, args.formats.split(",")):
-        folder = make_format_corpus(args.dir, fmt, args.n_formats)
-        print(f"\nformat {fmt}: {args.n_formats} files ({folder})")
-        datasets = {name: make() for name, make in format_contenders(folder, fmt).items()}
-        images = {name: count_images(ds) for name, ds in datasets.items()}
-        best = {name: [float("inf")] * 3 for name in datasets}
-        rounds = []  # (plain / kerasimg) wall and CPU seconds of the two epochs of each round
-        controls = []  # plain / plain-again by images/s: the A/A control
-        for r in range(args.format_repeats):  # the order alternates: a spell can favour a round's first
-            names = in_order(datasets, r)
-            got = {name: time_epoch(datasets[name]) for name in names}
-            for name in names:
-                best[name] = [min(a, b) for a, b in zip(best[name], got[name], strict=True)]
-            rounds.append((got["plain"][0] / got["kerasimg"][0], got["plain"][1] / got["kerasimg"][1]))
-            controls.append(got["plain-again"][0] / got["plain"][0])
-        for name, (seconds, cpu_seconds, latency) in best.items():
-            print(f"  {name:12s} {images[name] / seconds:8.1f} images/s  {1000 * cpu_seconds / images[name]:6.2f} "
-                  f"CPU ms/image  first batch {1000 * latency:5.0f} ms")
-        (ours, _, ours_first), (plain, _, plain_first) = best["kerasimg"], best["plain"]
-        print(f"  kerasimg / plain {plain / ours:5.2f}x images/s (whole epoch), first batch "
-              f"{1000 * (ours_first - plain_first):+.0f} ms")
-        walls = sorted(wall for wall, _ in rounds)
-        print(f"  per round, order alternating: median {statistics.median(walls):.2f}x images/s, "
-              f"{statistics.median(cpu for _, cpu in rounds):.2f}x by CPU time "
-              f"({walls[0]:.2f}-{walls[-1]:.2f}x over {len(rounds)} round{'s' * (len(rounds) > 1)})")
-        again = best["plain-again"][0]
-        print(f"  A/A control: plain / plain-again {again / plain:5.2f}x images/s (whole epoch), per round "
-              f"median {statistics.median(controls):.2f}x ({min(controls):.2f}-{max(controls):.2f}x): "
-              "the same pipeline twice, this run's noise alone")
+    format_section([f for f in args.formats.split(",") if f], args.n_formats, args.format_repeats, args.dir)
     if args.serving:
         print(f"\nserving one 400x300 image (ms per call, best of {SERVING_ROUNDS} x 20)")
         for fmt, best in serving_figures(args.dir).items():

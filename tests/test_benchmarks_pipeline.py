@@ -40,10 +40,39 @@ def test_corpus_has_the_sizes_and_layout_it_promises(tmp_path):
     assert len(list(bench.make_format_corpus(tmp_path, "bmp", 3).glob("*/*"))) == 3
 
 
+def test_format_rounds_go_over_every_format_in_turn(tmp_path, monkeypatch, capsys):
+    """Each round times every format (the order of contenders alternating), so one format's
+    epochs spread over the whole section instead of sitting in one spell of the machine."""
+    bench = benchmark_scripts.load("pipeline")
+    calls = []
+    monkeypatch.setattr(bench, "make_format_corpus", lambda root, fmt, n: root / fmt)
+    monkeypatch.setattr(bench, "format_contenders", lambda folder, fmt: {
+        name: (lambda name=name: (folder.name, name)) for name in ("kerasimg", "plain", "plain-again")})
+    monkeypatch.setattr(bench, "count_images", lambda ds: 10)
+    seconds = {"kerasimg": 1.0, "plain": 2.0, "plain-again": 2.0}
+
+    def time_epoch(ds):
+        calls.append(ds)
+        return seconds[ds[1]] + len(calls) / 1000, 1.0, 0.1
+
+    monkeypatch.setattr(bench, "time_epoch", time_epoch)
+    bench.format_section(["png", "gif"], 10, 2, tmp_path)
+    order = ["kerasimg", "plain", "plain-again"]
+    assert calls == [
+        *[("png", c) for c in order], *[("gif", c) for c in order],
+        *[("png", c) for c in order[::-1]], *[("gif", c) for c in order[::-1]],
+    ]
+    out = capsys.readouterr().out
+    assert re.findall(r"^format (\S+): 10 files", out, re.M) == ["png", "gif"]
+    ratios = re.findall(r"^  kerasimg / plain +([\d.]+)x images/s", out, re.M)
+    assert len(ratios) == 2 and all(1.9 < float(r) < 2.1 for r in ratios)
+    assert out.count("over 2 rounds") == 2
+
+
 @pytest.mark.nightly  # a full tiny run of every section (~40 s); `make bench` is the real one
 def test_tiny_run_prints_every_contender_and_ratio(tmp_path):
     done = subprocess.run(
-        [sys.executable, str(SCRIPT), "--n", "8", "--n-scans", "4", "--repeats", "1", "--format-repeats", "1", "--dir", str(tmp_path),
+        [sys.executable, str(SCRIPT), "--n", "8", "--n-scans", "4", "--repeats", "1", "--format-repeats", "2", "--dir", str(tmp_path),
          "--formats", "png,gif,digits", "--n-formats", "6"],
         capture_output=True, text=True, timeout=600, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
     )  # fmt: skip
@@ -68,7 +97,7 @@ def test_tiny_run_prints_every_contender_and_ratio(tmp_path):
     assert len(rows) == 3 and all(float(r[0]) > 0 for r in rows)
     spreads = re.findall(
         r"^  per round, order alternating: median ([\d.]+)x images/s, ([\d.]+)x by CPU time "
-        r"\(([\d.]+)-([\d.]+)x over 1 round\)$", out, re.M,
+        r"\(([\d.]+)-([\d.]+)x over 2 rounds\)$", out, re.M,
     )  # fmt: skip
     assert len(spreads) == 3 and all(float(low) <= float(mid) <= float(high) for mid, _, low, high in spreads)
     controls = re.findall(
