@@ -67,6 +67,21 @@ def test_format_rounds_go_over_every_format_in_turn(tmp_path, monkeypatch, capsy
     ratios = re.findall(r"^  kerasimg / plain +([\d.]+)x images/s", out, re.M)
     assert len(ratios) == 2 and all(1.9 < float(r) < 2.1 for r in ratios)
     assert out.count("over 2 rounds") == 2
+    assert "noisy:" not in out  # plain and plain-again within 0.1 %
+
+
+def test_a_noisy_aa_control_is_flagged(tmp_path, monkeypatch, capsys):
+    bench = benchmark_scripts.load("pipeline")
+    monkeypatch.setattr(bench, "make_format_corpus", lambda root, fmt, n: root / fmt)
+    monkeypatch.setattr(bench, "format_contenders", lambda folder, fmt: {
+        name: (lambda name=name: name) for name in ("kerasimg", "plain", "plain-again")})
+    monkeypatch.setattr(bench, "count_images", lambda ds: 10)
+    seconds = {"kerasimg": 1.0, "plain": 1.0, "plain-again": 1.1}  # A/A: 1.10x
+    monkeypatch.setattr(bench, "time_epoch", lambda ds: (seconds[ds], 1.0, 0.1))
+    bench.format_section(["gif"], 10, 1, tmp_path)
+    out = capsys.readouterr().out
+    assert re.search(r"A/A control: plain / plain-again +1\.10x", out)
+    assert "noisy: the A/A control is outside 0.95-1.05x" in out
 
 
 @pytest.mark.nightly  # a full tiny run of every section (~40 s); `make bench` is the real one
