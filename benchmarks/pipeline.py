@@ -407,11 +407,12 @@ def format_section(formats: list[str], n: int, repeats: int, root: Path) -> None
     The rounds go over every format in turn (round 1: each format's contenders, then round 2,
     ...), so the ``repeats`` epochs of one format spread over the whole section (~4 minutes
     at the defaults) rather than the half minute its own rounds take. The development machine
-    has spells of tens of seconds in which kerasimg's epochs take up to ~25 % more CPU time
-    while plain's take ~5-10 % more (measured per round, in one process, stop 22); with one
+    has spells, from seconds to minutes long, in which every pipeline's epochs take 10-40 % more
+    CPU time (kerasimg's GIF path more than plain's: ``benchmarks/rounds.py``). With one
     format's rounds back to back, one spell could hold all of them (run 4 of stop 21: WebP
-    0.85x, every round 0.82-0.87x). Spread out, a best epoch is a calm one for every
-    contender alike. The per-round median and the A/A control still show the spread.
+    0.85x, every round 0.82-0.87x); spread out, a spell shorter than the section leaves every
+    format calm rounds. One that lasts the whole section still holds them all (stop 22's run
+    4): the A/A control shows it, and the per-round median shows the spread.
     """
     sections = {}
     for fmt in formats:
