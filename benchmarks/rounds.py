@@ -4,7 +4,7 @@ tf.data pipeline for one format, and the plain pipeline with kerasimg's float32 
 ``benchmarks/pipeline.py`` gives each contender's best epoch and the median of the rounds'
 ratios. This script shows the rounds themselves, which is how the development machine's spells
 were told apart from a cost of kerasimg's: an epoch of any pipeline can take 20-40 % more CPU
-time in a spell of a few seconds, and a ratio over one round then says more about the spell
+time in a spell of seconds to minutes, and a ratio over one round then says more about the spell
 than about the code. Each round times one epoch of every contender (a new iterator each, the
 order alternating), and prints their CPU ms per image (this process, all threads). At the end,
 per contender: the median CPU ms per image, and the per-round ratio plain / contender (above 1:
