@@ -41,33 +41,9 @@ import pipeline  # noqa: E402
 
 def contenders(folder: Path, fmt: str) -> dict:
     """``kerasimg`` and ``plain`` of ``pipeline.format_contenders``, and ``plain-f32``."""
-    import tensorflow as tf
-
     made = pipeline.format_contenders(folder, fmt)
-    suffix = pipeline.SUFFIXES.get(fmt, fmt)
-    decode = getattr(tf.io, pipeline.PLAIN_DECODERS[fmt])
-
-    def plain_f32():
-        def load(path):
-            data = tf.io.read_file(path)
-            frames = pipeline.PLAIN_DECODERS[fmt] in ("decode_gif", "decode_webp")
-            image = decode(data)[0] if frames else decode(data, channels=3)
-            image = tf.ensure_shape(image, [None, None, None])[..., :3]
-            resized = tf.image.resize(tf.cast(image, tf.float32), pipeline.SIZE)
-            return tf.cast(tf.round(resized), tf.uint8)
-
-        ds = tf.data.Dataset.list_files(str(folder / "*" / f"*.{suffix}"), shuffle=True, seed=0)
-        return ds.map(load, num_parallel_calls=tf.data.AUTOTUNE).batch(pipeline.BATCH).prefetch(tf.data.AUTOTUNE)
-
-    return {"kerasimg": made["kerasimg"], "plain": made["plain"], "plain-f32": plain_f32}
-
-
-def epoch_cpu(ds) -> tuple[float, int]:
-    """CPU seconds (this process, all threads) of one epoch over a new iterator, and its images."""
-    start, images = time.process_time(), 0
-    for batch in iter(ds):
-        images += int((batch[0] if isinstance(batch, tuple) else batch).shape[0])
-    return time.process_time() - start, images
+    return {"kerasimg": made["kerasimg"], "plain": made["plain"],
+            "plain-f32": lambda: pipeline.plain_pipeline(folder, fmt, float_resize=True)}  # fmt: skip
 
 
 def summary(rounds: list[dict[str, float]]) -> dict[str, tuple[float, float, float, float]]:
@@ -92,15 +68,13 @@ def main() -> None:
         parser.error(f"--format: one of {', '.join(pipeline.PLAIN_DECODERS)}; received {args.format!r}")
     folder = pipeline.make_format_corpus(args.dir, args.format, args.n)
     datasets = {name: make() for name, make in contenders(folder, args.format).items()}
-    for ds in datasets.values():
-        pipeline.count_images(ds)  # warm-up: traces, fills the page cache
+    images = {name: pipeline.count_images(ds) for name, ds in datasets.items()}  # warm-up epoch
     print(f"format {args.format}: {args.n} files ({folder}); CPU ms per image, round by round")
     rounds = []
     for r in range(args.rounds):
         got = {}
         for name in pipeline.in_order(datasets, r):
-            seconds, images = epoch_cpu(datasets[name])
-            got[name] = 1000 * seconds / images
+            got[name] = 1000 * pipeline.time_epoch(datasets[name])[1] / images[name]
         rounds.append({name: got[name] for name in datasets})
         print(f"  round {r + 1:3d} {time.strftime('%H:%M:%S')}  " + "  ".join(f"{k} {v:.3f}" for k, v in rounds[-1].items()))
     print(f"over {len(rounds)} rounds: median CPU ms per image; per-round plain / contender: median, 10th percentile, min")
