@@ -40,22 +40,29 @@ def test_corpus_has_the_sizes_and_layout_it_promises(tmp_path):
     assert len(list(bench.make_format_corpus(tmp_path, "bmp", 3).glob("*/*"))) == 3
 
 
-def test_format_rounds_go_over_every_format_in_turn(tmp_path, monkeypatch, capsys):
-    """Each round times every format (the order of contenders alternating), so one format's
-    epochs spread over the whole section instead of sitting in one spell of the machine."""
+def _stubbed_formats(monkeypatch, time_epoch):
+    """``benchmarks/pipeline.py`` with no corpus and no TF: each format's contenders are the
+    tokens ``(format, contender)``, each epoch holds 10 images and ``time_epoch`` times them."""
     bench = benchmark_scripts.load("pipeline")
-    calls = []
     monkeypatch.setattr(bench, "make_format_corpus", lambda root, fmt, n: root / fmt)
     monkeypatch.setattr(bench, "format_contenders", lambda folder, fmt: {
         name: (lambda name=name: (folder.name, name)) for name in ("kerasimg", "plain", "plain-again")})
     monkeypatch.setattr(bench, "count_images", lambda ds: 10)
+    monkeypatch.setattr(bench, "time_epoch", time_epoch)
+    return bench
+
+
+def test_format_rounds_go_over_every_format_in_turn(tmp_path, monkeypatch, capsys):
+    """Each round times every format (the order of contenders alternating), so one format's
+    epochs spread over the whole section instead of sitting in one spell of the machine."""
+    calls = []
     seconds = {"kerasimg": 1.0, "plain": 2.0, "plain-again": 2.0}
 
     def time_epoch(ds):
         calls.append(ds)
         return seconds[ds[1]] + len(calls) / 1000, 1.0, 0.1
 
-    monkeypatch.setattr(bench, "time_epoch", time_epoch)
+    bench = _stubbed_formats(monkeypatch, time_epoch)
     bench.format_section(["png", "gif"], 10, 2, tmp_path)
     order = ["kerasimg", "plain", "plain-again"]
     assert calls == [
@@ -71,13 +78,8 @@ def test_format_rounds_go_over_every_format_in_turn(tmp_path, monkeypatch, capsy
 
 
 def test_a_noisy_aa_control_is_flagged(tmp_path, monkeypatch, capsys):
-    bench = benchmark_scripts.load("pipeline")
-    monkeypatch.setattr(bench, "make_format_corpus", lambda root, fmt, n: root / fmt)
-    monkeypatch.setattr(bench, "format_contenders", lambda folder, fmt: {
-        name: (lambda name=name: name) for name in ("kerasimg", "plain", "plain-again")})
-    monkeypatch.setattr(bench, "count_images", lambda ds: 10)
     seconds = {"kerasimg": 1.0, "plain": 1.0, "plain-again": 1.1}  # A/A: 1.10x
-    monkeypatch.setattr(bench, "time_epoch", lambda ds: (seconds[ds], 1.0, 0.1))
+    bench = _stubbed_formats(monkeypatch, lambda ds: (seconds[ds[1]], 1.0, 0.1))
     bench.format_section(["gif"], 10, 1, tmp_path)
     out = capsys.readouterr().out
     assert re.search(r"A/A control: plain / plain-again +1\.10x", out)
