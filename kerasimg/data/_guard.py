@@ -112,10 +112,12 @@ def _fields(head: tf.Tensor, layout: list) -> tf.Tensor:
     return tf.matmul(head_bytes[None], tf.constant(weights, tf.float64))[0]
 
 
-def _sized(height, width, max_pixels: int, extra=0, more_ok=None, more_reason=None) -> Verdict:
+def _sized(height, width, max_pixels: int, extra=0, more_ok=None, more_reason=None, small=None) -> Verdict:
     """The verdict on ``height x width`` and an optional format bound (``more_reason`` is a
-    function: building strings costs more than the rest of the guard, so only on refusal)."""
-    small = tf.cast(height, tf.float64) * tf.cast(width, tf.float64) <= max_pixels
+    function: building strings costs more than the rest of the guard, so only on refusal).
+    ``small``: whether ``height x width`` is within ``max_pixels``, where the branch has it."""
+    if small is None:
+        small = tf.cast(height, tf.float64) * tf.cast(width, tf.float64) <= max_pixels
 
     def reason() -> tf.Tensor:
         too_big = too_big_reason(tf.cast(width, tf.int64), tf.cast(height, tf.int64), max_pixels)
@@ -231,7 +233,7 @@ def webp(contents: tf.Tensor, head: tf.Tensor, max_pixels: int, shape: tf.Tensor
 
 
 def gif(contents: tf.Tensor, head: tf.Tensor, max_pixels: int, shape: tf.Tensor | None = None) -> Verdict:
-    """The logical screen and the first frame's image descriptor; the first frame's end.
+    """The magic, the logical screen and the first frame's image descriptor; the first frame's end.
 
     TF's GIF decoder (giflib's ``DGifSlurp``) reads and decompresses *every* frame, each at the
     size its own descriptor gives, whatever the screen says, even when only the first is
@@ -243,6 +245,9 @@ def gif(contents: tf.Tensor, head: tf.Tensor, max_pixels: int, shape: tf.Tensor 
     and no other frame is read: :func:`first_frame`). A first frame that reaches outside the
     logical screen is refused (the GIF specification forbids it; TF would crop it anyway), so
     it is no larger than the screen, which ``max_pixels`` bounds.
+
+    The verdict includes the magic (``GIF87a`` or ``GIF89a``), read by the same product as the
+    screen (:data:`OWN_MAGIC`): the adapter's one-format graph needs no other magic test.
     """
     length = tf.strings.length(contents)
     n = tf.cast(length, tf.int64)
@@ -250,23 +255,29 @@ def gif(contents: tf.Tensor, head: tf.Tensor, max_pixels: int, shape: tf.Tensor 
     # meets a zero length (the padding is longer than a sub-block) and ends there, and every
     # read of the quick step (at most 13 + 768 + _GIF_WINDOW bytes in) stays inside.
     data = tf.io.decode_raw(contents, tf.uint8, fixed_length=length + _GIF_PAD)
-    screen = tf.matmul(tf.cast(data[None, :16], tf.float64), _GIF_SCREEN)  # [1, 3]: width, height, flags
-    width, height, flags = tf.unstack(tf.cast(screen[0], tf.int64), num=3)
+    screen = tf.matmul(tf.cast(data[None, :16], tf.float64), _GIF_SCREEN)  # [1, 4]: width, height, flags, magic
+    width, height, flags, magic = tf.unstack(tf.cast(screen[0], tf.int64), num=4)
     first = tf.gather(_GIF_FIRST, flags)  # the first block, after the global colour table
 
     if tf.executing_eagerly():  # the skip report: no TF loop to run op by op, nothing to trace
         done, framed, outside, end = _gif_walk_eager(data.numpy(), int(n), int(first), int(width), int(height))
-        done, framed, outside, end = tf.constant(done), tf.constant(framed), tf.constant(outside), tf.constant(end, tf.int64)
+        fine, end = tf.constant(done and not outside), tf.constant((end if framed else int(n)) if done else -1, tf.int64)
     else:
-        quick, end, outside = _gif_first_step(data, n, first, screen)
-        done, framed, outside, end = _gif_walk(data, n, first, width, height, quick, end, outside)
+        quick, end, inside = _gif_first_step(data, n, first, screen)
+        fine, end = _gif_walk(data, n, first, width, height, quick, end, inside)
 
     def why() -> tf.Tensor:
         over = tf.constant("GIF frame larger than its logical screen (refused before decoding)")
-        return tf.where(done, over, f"GIF has over {MAX_GIF_STEPS} blocks: refused before decoding")
+        return tf.where(end < 0, f"GIF has over {MAX_GIF_STEPS} blocks: refused before decoding", over)
 
-    # without a frame the file goes to the decoder as it is (which refuses it)
-    return _sized(height, width, max_pixels, tf.where(framed, end, n), done & ~outside, why)
+    # (int64: a screen is at most 65535 x 65535)
+    small = width * height <= max_pixels
+    is_gif = tf.reduce_any(tf.equal(magic, _GIF_MAGICS))
+    return _sized(height, width, max_pixels, end, is_gif & fine, why, small=small)
+
+
+#: ``GIF87a`` and ``GIF89a`` as the little-endian numbers the screen's product reads.
+_GIF_MAGICS = np.array([int.from_bytes(m, "little") for m in (b"GIF87a", b"GIF89a")], np.int64)
 
 
 def first_frame(contents: tf.Tensor, end: tf.Tensor) -> tf.Tensor:
@@ -292,12 +303,13 @@ def first_frame(contents: tf.Tensor, end: tf.Tensor) -> tf.Tensor:
 
 
 def _gif_walk(data: tf.Tensor, n: tf.Tensor, first: tf.Tensor, screen_w: tf.Tensor, screen_h: tf.Tensor,
-              quick: tf.Tensor, quick_end: tf.Tensor, quick_outside: tf.Tensor) -> tuple:  # fmt: skip
+              quick: tf.Tensor, quick_end: tf.Tensor, quick_inside: tf.Tensor) -> tuple:  # fmt: skip
     """The GIF block walk from ``first`` (the first block, after the colour table) over
     ``data`` (the file as uint8, ``n`` bytes, zero-padded) to the end of the first frame's
-    chain: whether it got there (or to the end of the blocks) within :data:`MAX_GIF_STEPS`,
-    whether it saw the frame, whether the frame reaches outside the screen, and where the
-    walk stopped (just after the frame's chain, when it saw one).
+    chain. Returns whether the file passes (the walk got there, or to the end of the blocks,
+    within :data:`MAX_GIF_STEPS`, and a frame it saw lies within the screen) and where the
+    decoder's input ends: just after the frame's chain when the walk saw one, else ``n`` (the
+    whole file), and -1 when the walk ran out of steps.
 
     Most GIFs are read by :func:`_gif_first_step` (``quick``, with its end and answer); the
     loop runs only when that step does not end the walk (extensions before the frame in a
@@ -345,12 +357,12 @@ def _gif_walk(data: tf.Tensor, n: tf.Tensor, first: tf.Tensor, screen_w: tf.Tens
         stop, _, done, framed, reaches = tf.while_loop(
             lambda p, chain, done, *_: ~done, step, state, maximum_iterations=MAX_GIF_STEPS
         )
-        return done, framed, reaches, stop
+        return done & ~reaches, tf.where(done, tf.where(framed, stop, n), -1)
 
     # A branch function, not a lowered cond: the loop's ~60 nodes stay out of the hot path
-    # (lowered, they run dead for every GIF: +17 CPU us per image).
-    true = tf.constant(True)
-    return unlowered(lambda: tf.cond(quick, lambda: (true, true, quick_outside, quick_end), walked))
+    # (lowered, they run dead for every GIF: +17 CPU us per image). Two outputs: each is a
+    # node (an Identity) every GIF runs.
+    return unlowered(lambda: tf.cond(quick, lambda: (quick_inside, quick_end), walked))
 
 
 #: The quick first step (:func:`_gif_first_step`) reads this many bytes from the first block:
@@ -361,9 +373,11 @@ _GIF_WINDOW = 40
 _GIF_PAD = 1024
 #: The first block's offset for each value of the screen's flags byte (after the global table).
 _GIF_FIRST = 13 + _GIF_TABLE
-#: The logical screen's width, height and flags (bytes 6-10) from the first 16 bytes.
-_GIF_SCREEN = np.zeros((16, 3))
+#: The logical screen's width, height and flags (bytes 6-10) and the magic (bytes 0-5, as a
+#: little-endian number: exact in float64) from the first 16 bytes.
+_GIF_SCREEN = np.zeros((16, 4))
 _GIF_SCREEN[[6, 7, 8, 9, 10], [0, 0, 1, 1, 2]] = [1, 256, 1, 256, 1]
+_GIF_SCREEN[:6, 3] = 256.0 ** np.arange(6)
 
 
 def _gif_layouts() -> list:
@@ -398,8 +412,8 @@ def _gif_window_tables() -> tuple:
     and the descriptor's place for each outcome.
 
     The quick step: one matrix product over the window ``w`` (float64), its squares, the
-    screen's width, height and flags and a 1, giving for each layout of :data:`_GIF_LAYOUTS`
-    the squared distance of the window to it (sum of ``(w[i] - byte)**2`` over the bytes the
+    screen's width, height and flags (and the magic, with no weight) and a 1, giving for each
+    layout of :data:`_GIF_LAYOUTS` the squared distance of the window to it (sum of ``(w[i] - byte)**2`` over the bytes the
     layout fixes, the descriptor's 0x2C included: 0 exactly when it matches), the frame's
     right and bottom edges minus the screen's, and ``flags + 256 * layout`` (the row of
     :data:`_GIF_CHAIN`). Layouts that match together read the same blocks the same way (each
@@ -412,7 +426,7 @@ def _gif_window_tables() -> tuple:
     # outcome 4 * loop + 2 * control at 0 + control at 19 -> index into _GIF_SKIPS: a control
     # extension counts at 19 only after a loop extension, and at 0 only without one
     place = np.array([0, 0, 1, 1, 2, 3, 2, 3], np.int32)
-    square, screen, one = _GIF_WINDOW, 2 * _GIF_WINDOW, 2 * _GIF_WINDOW + 3
+    square, screen, one = _GIF_WINDOW, 2 * _GIF_WINDOW, 2 * _GIF_WINDOW + _GIF_SCREEN.shape[1]
     weights = np.zeros((one + 1, 4 * len(_GIF_LAYOUTS)))
     for j, (layout, skip) in enumerate(_GIF_LAYOUTS):
         for pos, byte in {**layout, skip: 0x2C}.items():  # (w - byte)^2 = w^2 - 2 byte w + byte^2
@@ -433,9 +447,11 @@ _GIF_LEAD_AT, _GIF_LEAD_IS, _GIF_PLACE, _GIF_FIELDS = _gif_window_tables()
 #: From the first block to the first frame's chain, by ``flags + 256 * layout``: the
 #: leading extensions, the descriptor's 11 bytes (with the code size) and the local table.
 _GIF_CHAIN = np.array([skip + 11 + size for _, skip in _GIF_LAYOUTS for size in _GIF_TABLE], np.int64)
-#: Bytes from a chain's short sub-block's length to its end: the length, then the
-#: terminator too when that sub-block is not itself the terminator.
-_GIF_CLOSE = np.array([1] + [2] * 255, np.int64)
+#: Bytes from a chain's short sub-block's length to its end, by that length: the length, its
+#: bytes, then the terminator too when that sub-block is not itself the terminator.
+_GIF_CLOSE = np.array([1] + [size + 2 for size in range(1, 256)], np.int64)
+#: A sub-block chain's length bytes, one per 256 bytes where its sub-blocks are full.
+_GIF_STRIDE = np.array([256], np.int64)
 
 
 def _gif_first_step(data: tf.Tensor, n: tf.Tensor, first: tf.Tensor, screen: tf.Tensor) -> tuple:
@@ -446,8 +462,8 @@ def _gif_first_step(data: tf.Tensor, n: tf.Tensor, first: tf.Tensor, screen: tf.
     by the terminator.
 
     Returns ``quick`` (the walk ends here: an image descriptor whose chain closes within
-    :data:`_GIF_RUN` full sub-blocks), the chain's end and whether the frame reaches outside
-    the screen (``screen``: [1, 3] float64, width, height, flags). When ``quick``, the walk
+    :data:`_GIF_RUN` full sub-blocks), the chain's end and whether the frame lies within the
+    screen (``screen``: [1, 4] float64, width, height, flags, magic). When ``quick``, the walk
     gives the same end and answers (a Hypothesis test walks both against each other, the
     eager walk and a byte-by-byte Python walk).
     """
@@ -456,13 +472,15 @@ def _gif_first_step(data: tf.Tensor, n: tf.Tensor, first: tf.Tensor, screen: tf.
     layouts = tf.reshape(tf.matmul(features, _GIF_FIELDS), [len(_GIF_LAYOUTS), 4])
     distance, right, bottom, key = tf.unstack(tf.gather(layouts, tf.argmin(layouts[:, 0])))
     start = tf.minimum(first + tf.gather(_GIF_CHAIN, tf.cast(key, tf.int64)), n)
-    lengths = data[start : start + 256 * _GIF_RUN : 256]  # a 0 of the padding ends it at worst
+    # (a 0 of the padding ends it at worst; an int64 stride: data[a:b:256] casts an int32 one)
+    lengths = tf.strided_slice(data, [start], [start + 256 * _GIF_RUN], _GIF_STRIDE)
     at = start + 256 * tf.argmax(lengths < 255)  # the first short sub-block (start if none)
     size = tf.cast(tf.gather(data, at), tf.int64)
-    closing = tf.gather(data, at + size + 1)  # the terminator after it (none when size is 0)
-    closed = tf.equal(size * tf.cast(closing, tf.int64), 0) & (size < 255)
+    end = at + tf.gather(_GIF_CLOSE, size)
+    # The chain's terminator: the byte before the end (the length itself when that is 0).
+    closed = tf.equal(tf.gather(data, end - 1), 0) & (size < 255)
     quick = tf.equal(distance, 0) & closed
-    return quick, at + size + tf.gather(_GIF_CLOSE, size), (right > 0) | (bottom > 0)
+    return quick, end, (right <= 0) & (bottom <= 0)
 
 
 def _gif_walk_eager(data: np.ndarray, n: int, first: int, screen_w: int, screen_h: int) -> tuple:
@@ -517,6 +535,9 @@ def _GIF_BLOCK(block: tf.Tensor) -> tf.Tensor:  # noqa: N802 - a constant-like h
 
 
 BRANCHES = {"jpeg": jpeg, "png": png, "gif": gif, "bmp": bmp, "webp": webp}
+#: Formats whose branch's verdict includes :func:`is_format`'s test, and which read no ``head``
+#: (given ``None`` in the adapter's one-format graph: 6 nodes fewer per image).
+OWN_MAGIC = frozenset({"gif"})
 
 
 def refusal(fmt: tf.Tensor, n: tf.Tensor, allowed: list[str]) -> tf.Tensor:
@@ -543,7 +564,9 @@ class GuardedDecode:
         inside the JPEG branch: a decode's own fixed cost is far above a branch's.
         """
         n = tf.strings.length(contents)
-        head = head_of(contents)
+        # (the adapter's one-format graph of a format that tests its own magic needs no head)
+        own = not exact and len(self._allowed) == 1 and self._allowed[0] in OWN_MAGIC
+        head = None if own else head_of(contents)
 
         def refuse() -> tf.Tensor:
             if exact:
@@ -575,7 +598,7 @@ class GuardedDecode:
                 reason = tf.where(refused, self._refusal(n, fmt), verdict.reason())
                 ok, data = ~refused & verdict.ok, [tf.strings.join(["kerasimg: ", reason])]
             else:  # strings only: an Assert with numbers is wrapped in a branch by TF (+40 us/image)
-                ok = is_format(head, name) & (n <= self.max_file_bytes) & verdict.ok
+                ok = (verdict.ok if own else is_format(head, name) & verdict.ok) & (n <= self.max_file_bytes)
                 data = [f"kerasimg: not {name}, or over max_pixels or a format bound (why_bad explains)"]
             with tf.control_dependencies([tf.debugging.Assert(ok, data, name="kerasimg_check")]):
                 checked = tf.identity(contents)
