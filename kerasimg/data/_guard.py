@@ -413,11 +413,12 @@ def _gif_window_tables() -> tuple:
 
     The quick step: one matrix product over the window ``w`` (float64), its squares, the
     screen's width, height and flags (and the magic, with no weight) and a 1, giving for each
-    layout of :data:`_GIF_LAYOUTS` the squared distance of the window to it (sum of ``(w[i] - byte)**2`` over the bytes the
-    layout fixes, the descriptor's 0x2C included: 0 exactly when it matches), the frame's
-    right and bottom edges minus the screen's, and ``flags + 256 * layout`` (the row of
-    :data:`_GIF_CHAIN`). Layouts that match together read the same blocks the same way (each
-    fixes every byte that decides where its blocks end), so they agree on the descriptor.
+    layout of :data:`_GIF_LAYOUTS` the squared distance of the window to it (sum of
+    ``(w[i] - byte)**2`` over the bytes the layout fixes, the descriptor's 0x2C included: 0
+    exactly when it matches), the frame's right and bottom edges minus the screen's, and
+    ``flags + 256 * layout`` (the row of :data:`_GIF_CHAIN`). Layouts that match together read
+    the same blocks the same way (each fixes every byte that decides where its blocks end), so
+    they agree on the descriptor.
     """
     looped = _GIF_LEADERS[0][2]  # a control extension is checked after a loop extension too
     rows = [(0, *_GIF_LEADERS[0][:2]), (0, *_GIF_LEADERS[1][:2]), (looped, *_GIF_LEADERS[1][:2])]

@@ -230,6 +230,24 @@ def test_common_gifs_take_the_first_step_without_the_loop(kind: str) -> None:
     assert (data[int(end)] == 0x3B) == (kind in ("gif87a", "gif89a", "comment"))  # one frame: the trailer next
 
 
+@pytest.mark.parametrize("magic", [b"GIF88a", b"GIF87b", b"gif89a", b"GIF89"])
+def test_gif_graph_reads_the_magic_itself(magic: bytes) -> None:
+    """The adapter's one-format GIF graph has no magic test of its own (``OWN_MAGIC``: no
+    ``head_of``, no ``is_format``): the GIF verdict's product over the first 16 bytes reads it.
+    giflib itself only checks "GIF", so a file a byte off the two magics must be refused here,
+    as ``decode`` and ``why_bad`` refuse it."""
+    good = gif_bytes(IMAGE)
+    bad = magic + good[6:]  # (b"GIF89": the header one byte short)
+    decoder = kd.ImageDecoder(image_size=None, formats=("gif",))
+    lean = tf.function(lambda c: decoder._decode(c, exact=False), autograph=False)
+    np.testing.assert_array_equal(lean(tf.constant(good)).numpy(), decoder.decode(good).numpy())
+    with pytest.raises(tf.errors.InvalidArgumentError, match="kerasimg: not gif"):
+        lean(tf.constant(bad))
+    assert decoder.why_bad(bad).startswith("unsupported format"), decoder.why_bad(bad)
+    graph = lean.get_concrete_function(tf.TensorSpec([], tf.string)).graph.as_graph_def()
+    assert [n.op for n in graph.node].count("Substr") == 1  # the cut after the first frame only
+
+
 def test_gif_frames_after_the_first_are_never_read() -> None:
     """A bomb in the second frame (a frame larger than its screen, corrupt data) is not read:
     the first frame decodes; the same bomb as the first frame is refused."""
