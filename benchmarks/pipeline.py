@@ -22,7 +22,8 @@ Then, per format (``--formats``: PNG, WebP, GIF87a/89a, animated GIF, BMP, the d
 PNGs), ``from_directory`` against the plain pipeline for that format (list, read,
 ``decode_<format>``, resize, batch, prefetch), which is timed twice (``plain``, ``plain-again``: their
 ratio, the A/A control, is what the machine's noise alone does to a ratio in that run), each
-round in the other order, best of ``--format-repeats`` (15) epochs, each round going over every
+round in another order (``in_order``: every contender at every position equally often), best
+of ``--format-repeats`` (15) epochs, each round going over every
 format in turn (``format_section``); and ``serving_bytes`` against decode + ``serving_default``.
 
 Run: ``python benchmarks/pipeline.py`` (``--n 3000 --n-scans 300``: about 10 minutes on 2 cores;
@@ -60,7 +61,7 @@ FORMAT_REPEATS = 15
 #: smaller than the 5 % the target (kerasimg at least 0.95x plain) leaves; outside it the
 #: format's line says so (stop 22's run 4, in a long spell of the machine, read 0.93-1.09x).
 AA_BAND = (0.95, 1 / 0.95)
-#: Rounds of the serving timing (each: 20 calls of every contender, the order alternating)
+#: Rounds of the serving timing (each: 20 calls of every contender; the order alternates: ``in_order``)
 SERVING_ROUNDS = 15
 
 
@@ -254,10 +255,25 @@ def format_contenders(folder: Path, fmt: str) -> dict:
 
 
 def in_order(contenders: dict, round_index: int) -> list[str]:
-    """The contenders' names in the order of round ``round_index``: as listed in even rounds,
-    reversed in odd ones (a spell of the machine can favour whoever runs first in a round)."""
+    """The contenders' names in the order of round ``round_index``: a balanced (Williams) design.
+
+    Over ``2n`` rounds of ``n`` contenders every contender runs at every position equally
+    often, and right after each other contender equally often: a position can favour whoever
+    holds it (the first epoch after another pipeline's, or after its own). Until stop 24 the
+    rounds only alternated forward and reversed, so with three contenders the middle one
+    (``plain``) ran in the middle of every round while ``kerasimg`` and ``plain-again`` took
+    the ends; the A/A control's per-round median read 1.01-1.05x (stop 23's run 4). With two
+    contenders the design is that alternation.
+    """
     names = list(contenders)
-    return names if round_index % 2 == 0 else names[::-1]
+    n = len(names)
+    first = [0]  # 0, 1, n-1, 2, n-2, ...: each row i adds i (mod n); odd n adds the reversed rows
+    while len(first) < n:
+        first.append(len(first) // 2 + 1 if len(first) % 2 else n - len(first) // 2)
+    rows = [[(k + i) % n for k in first] for i in range(n)]
+    rows += [row[::-1] for row in rows] if n % 2 else []
+    name_of = dict(zip(first, names, strict=True))  # the first round runs them as listed
+    return [name_of[k] for k in rows[round_index % len(rows)]]
 
 
 def serving_figures(root: Path) -> dict[str, float]:
@@ -285,7 +301,7 @@ def serving_figures(root: Path) -> dict[str, float]:
         best = {name: float("inf") for name in calls}
         for call in calls.values():
             call()
-        for r in range(SERVING_ROUNDS):  # round robin, the order alternating; best of 20 calls
+        for r in range(SERVING_ROUNDS):  # round robin, the order balanced (``in_order``); best of 20 calls
             for name in in_order(calls, r):
                 call = calls[name]
                 start = time.perf_counter()
@@ -433,7 +449,7 @@ def format_section(formats: list[str], n: int, repeats: int, root: Path) -> None
     best = {fmt: {name: [float("inf")] * 3 for name in sections[fmt][1]} for fmt in formats}
     rounds = {fmt: [] for fmt in formats}  # (plain / kerasimg) wall and CPU seconds of each round
     controls = {fmt: [] for fmt in formats}  # plain / plain-again by images/s: the A/A control
-    for r in range(repeats):  # the order alternates: a spell can favour a round's first
+    for r in range(repeats):  # the order balanced (``in_order``): a position can favour its holder
         for fmt in formats:
             datasets = sections[fmt][1]
             names = in_order(datasets, r)
@@ -452,7 +468,7 @@ def format_section(formats: list[str], n: int, repeats: int, root: Path) -> None
         print(f"  kerasimg / plain {plain / ours:5.2f}x images/s (whole epoch), first batch "
               f"{1000 * (ours_first - plain_first):+.0f} ms")
         walls = sorted(wall for wall, _ in rounds[fmt])
-        print(f"  per round, order alternating: median {statistics.median(walls):.2f}x images/s, "
+        print(f"  per round, order balanced: median {statistics.median(walls):.2f}x images/s, "
               f"{statistics.median(cpu for _, cpu in rounds[fmt]):.2f}x by CPU time "
               f"({walls[0]:.2f}-{walls[-1]:.2f}x over {len(walls)} round{'s' * (len(walls) > 1)})")
         again, control = best[fmt]["plain-again"][0], controls[fmt]

@@ -6,10 +6,10 @@ ratios. This script shows the rounds themselves, which is how the development ma
 were told apart from a cost of kerasimg's: an epoch of any pipeline can take 20-40 % more CPU
 time in a spell of seconds to minutes, and a ratio over one round then says more about the spell
 than about the code. Each round times one epoch of every contender (a new iterator each, the
-order alternating), and prints their CPU ms per image (this process, all threads). At the end,
-per contender: the median CPU ms per image, and the per-round ratio plain / contender (above 1:
-the contender took less CPU than plain in that round): its median, its 10th percentile and its
-minimum.
+order balanced by ``pipeline.in_order``), and prints their CPU ms per image (this process, all
+threads). At the end, per contender: the median CPU ms per image, and the per-round ratio
+plain / contender (above 1: the contender took less CPU than plain in that round): its median,
+its 10th percentile and its minimum.
 
 Contenders (``benchmarks/pipeline.py``'s ``format_contenders``, plus one):
 

@@ -53,7 +53,7 @@ def _stubbed_formats(monkeypatch, time_epoch):
 
 
 def test_format_rounds_go_over_every_format_in_turn(tmp_path, monkeypatch, capsys):
-    """Each round times every format (the order of contenders alternating), so one format's
+    """Each round times every format (the order of contenders balanced), so one format's
     epochs spread over the whole section instead of sitting in one spell of the machine."""
     calls = []
     seconds = {"kerasimg": 1.0, "plain": 2.0, "plain-again": 2.0}
@@ -64,10 +64,10 @@ def test_format_rounds_go_over_every_format_in_turn(tmp_path, monkeypatch, capsy
 
     bench = _stubbed_formats(monkeypatch, time_epoch)
     bench.format_section(["png", "gif"], 10, 2, tmp_path)
-    order = ["kerasimg", "plain", "plain-again"]
+    first, second = ["kerasimg", "plain", "plain-again"], ["plain", "plain-again", "kerasimg"]
     assert calls == [
-        *[("png", c) for c in order], *[("gif", c) for c in order],
-        *[("png", c) for c in order[::-1]], *[("gif", c) for c in order[::-1]],
+        *[("png", c) for c in first], *[("gif", c) for c in first],
+        *[("png", c) for c in second], *[("gif", c) for c in second],
     ]
     out = capsys.readouterr().out
     assert re.findall(r"^format (\S+): 10 files", out, re.M) == ["png", "gif"]
@@ -75,6 +75,20 @@ def test_format_rounds_go_over_every_format_in_turn(tmp_path, monkeypatch, capsy
     assert len(ratios) == 2 and all(1.9 < float(r) < 2.1 for r in ratios)
     assert out.count("over 2 rounds") == 2
     assert "noisy:" not in out  # plain and plain-again within 0.1 %
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 4, 5])
+def test_round_order_is_balanced(count: int) -> None:
+    """Over 2n rounds every contender runs at every position equally often, and right after
+    each other contender equally often (a position or a predecessor can favour a contender)."""
+    bench = benchmark_scripts.load("pipeline")
+    names = [f"c{i}" for i in range(count)]
+    orders = [bench.in_order(dict.fromkeys(names), r) for r in range(2 * count)]
+    assert orders[0] == names and all(sorted(order) == names for order in orders)
+    assert all(sum(order.index(name) == p for order in orders) == 2 for name in names for p in range(count))
+    pairs = [(a, b) for order in orders for a, b in zip(order[:-1], order[1:], strict=True)]
+    assert all(pairs.count((a, b)) == 2 for a in names for b in names if a != b)
+    assert bench.in_order(dict.fromkeys(names), 2 * count) == names  # the design repeats
 
 
 def test_a_noisy_aa_control_is_flagged(tmp_path, monkeypatch, capsys):
@@ -113,7 +127,7 @@ def test_tiny_run_prints_every_contender_and_ratio(tmp_path):
     rows = re.findall(r"^  kerasimg / plain +([\d.]+)x images/s \(whole epoch\), first batch +([+-]\d+) ms$", out, re.M)
     assert len(rows) == 3 and all(float(r[0]) > 0 for r in rows)
     spreads = re.findall(
-        r"^  per round, order alternating: median ([\d.]+)x images/s, ([\d.]+)x by CPU time "
+        r"^  per round, order balanced: median ([\d.]+)x images/s, ([\d.]+)x by CPU time "
         r"\(([\d.]+)-([\d.]+)x over 2 rounds\)$", out, re.M,
     )  # fmt: skip
     assert len(spreads) == 3 and all(float(low) <= float(mid) <= float(high) for mid, _, low, high in spreads)
