@@ -57,6 +57,9 @@ WIDTHS = {"imagenet": (350, 650), "scans": (1500, 2500)}
 #: best of 3 put a format at 0.81-1.08x from run to run (stop 20). Best of 15 read 0.97-1.32x on
 #: every one-frame format in two full runs, the A/A control 0.99-1.02x (stop 21).
 FORMAT_REPEATS = 15
+#: Epochs per contender in the JPEG sections (was 3 until stop 24: ImageNet-like JPEG read
+#: 0.77x the tutorial in one run and 0.95x in the next, on the same code)
+JPEG_REPEATS = 7
 #: The A/A control's band (plain / plain-again, best epochs) within which a run's noise is
 #: smaller than the 5 % the target (kerasimg at least 0.95x plain) leaves; outside it the
 #: format's line says so (stop 22's run 4, in a long spell of the machine, read 0.93-1.09x).
@@ -301,7 +304,7 @@ def serving_figures(root: Path) -> dict[str, float]:
         best = {name: float("inf") for name in calls}
         for call in calls.values():
             call()
-        for r in range(SERVING_ROUNDS):  # round robin, the order balanced (``in_order``); best of 20 calls
+        for r in range(SERVING_ROUNDS):  # round robin, the order alternating (``in_order``); best of 20 calls
             for name in in_order(calls, r):
                 call = calls[name]
                 start = time.perf_counter()
@@ -484,7 +487,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=3000, help="ImageNet-like images (default 3000)")
     parser.add_argument("--n-scans", type=int, default=300, help="scan-sized images (default 300)")
-    parser.add_argument("--repeats", type=int, default=3, help="timed epochs of the JPEG sections, best kept")
+    parser.add_argument("--repeats", type=int, default=JPEG_REPEATS,
+                        help=f"timed epochs of the JPEG sections, best kept (default {JPEG_REPEATS})")
     parser.add_argument("--format-repeats", type=int, default=FORMAT_REPEATS,
                         help=f"timed epochs per contender in the per-format section, best kept (default {FORMAT_REPEATS})")
     parser.add_argument("--kinds", default="imagenet,scans", help="comma list: imagenet,scans")
@@ -507,9 +511,12 @@ def main() -> None:
         datasets = {name: make() for name, make in contenders(folder).items()}
         images = {name: count_images(ds) for name, ds in datasets.items()}
         best = {name: [float("inf")] * 3 for name in datasets}
-        for _ in range(args.repeats):  # round robin: a slow spell of the machine hits everyone
-            for name, ds in datasets.items():
-                best[name] = [min(a, b) for a, b in zip(best[name], time_epoch(ds), strict=True)]
+        rounds = []  # tutorial / kerasimg by wall time, round by round
+        for r in range(args.repeats):  # round robin, the order balanced: a slow spell hits everyone
+            got = {name: time_epoch(datasets[name]) for name in in_order(datasets, r)}
+            for name, figures in got.items():
+                best[name] = [min(a, b) for a, b in zip(best[name], figures, strict=True)]
+            rounds.append(got["tutorial"][0] / got["kerasimg"][0])
         rates, cpu = {}, {}
         for name, (seconds, cpu_seconds, latency) in best.items():
             rates[name], cpu[name] = images[name] / seconds, 1000 * cpu_seconds / images[name]
@@ -520,14 +527,16 @@ def main() -> None:
                 f"  kerasimg / {name:12s} {rates['kerasimg'] / rates[name]:5.2f}x images/s, "
                 f"{cpu[name] / cpu['kerasimg']:5.2f}x by CPU time"
             )
+        print(f"  per round, order balanced: kerasimg / tutorial median {statistics.median(rounds):.2f}x images/s "
+              f"({min(rounds):.2f}-{max(rounds):.2f}x over {len(rounds)} round{'s' * (len(rounds) > 1)})")
         if args.crops:
             print(f"  RandomResizedCrop({SIZE[0]}, {SIZE[1]}) + flip:")
             crops = {name: make() for name, make in crop_contenders(folder).items()}
             done = {name: count_images(ds) for name, ds in crops.items()}
             fastest = {name: [float("inf")] * 3 for name in crops}
-            for _ in range(args.repeats):
-                for name, ds in crops.items():
-                    fastest[name] = [min(a, b) for a, b in zip(fastest[name], time_epoch(ds), strict=True)]
+            for r in range(args.repeats):
+                for name in in_order(crops, r):
+                    fastest[name] = [min(a, b) for a, b in zip(fastest[name], time_epoch(crops[name]), strict=True)]
             speed = {name: done[name] / fastest[name][0] for name in crops}
             for name in crops:
                 print(f"    {name:16s} {speed[name]:8.1f} images/s  first batch {1000 * fastest[name][2]:5.0f} ms")

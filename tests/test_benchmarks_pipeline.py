@@ -117,6 +117,11 @@ def test_tiny_run_prints_every_contender_and_ratio(tmp_path):
     assert all(float(rate) > 0 and float(ms) > 0 for _, rate, ms, _ in rows)
     ratios = re.findall(r"^  kerasimg / (\S+) +([\d.]+)x images/s, +([\d.]+)x by CPU time$", out, re.M)
     assert [r[0] for r in ratios] == list(CONTENDERS[1:]) * 2
+    jpeg_rounds = re.findall(
+        r"^  per round, order balanced: kerasimg / tutorial median ([\d.]+)x images/s \(([\d.]+)-([\d.]+)x over 1 round\)$",
+        out, re.M,
+    )  # fmt: skip
+    assert len(jpeg_rounds) == 2 and all(float(low) == float(mid) == float(high) > 0 for mid, low, high in jpeg_rounds)
     crops = re.findall(r"^    kerasimg / (\S+) +([\d.]+)x images/s$", out, re.M)
     assert [c[0] for c in crops] == ["decode-and-crop", "dac-same-boxes", "crop-tutorial"] * 2
     floors = re.findall(r"^    the floor: floor-dct-1/8 / crop-tutorial +([\d.]+)x images/s", out, re.M)
