@@ -26,8 +26,9 @@ round in another order (``in_order``: every contender at every position equally 
 of ``--format-repeats`` (15) epochs, each round going over every
 format in turn (``format_section``); and ``serving_bytes`` against decode + ``serving_default``.
 
-Run: ``python benchmarks/pipeline.py`` (``--n 3000 --n-scans 300``: about 10 minutes on 2 cores;
-``--n 600 --n-scans 60``: about 6).
+Run: ``python benchmarks/pipeline.py`` (``--n 600 --n-scans 60 --n-formats 600``: about 12
+minutes on 2 cores at stop 24, with 7 epochs per JPEG contender; the defaults, 3000 and 300
+JPEGs, take longer).
 Prints images/s (wall clock) and CPU ms per image (this process, all threads: steadier on a
 shared machine), and the ratios of kerasimg to each alternative by both.
 """
