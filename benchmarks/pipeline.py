@@ -23,8 +23,8 @@ PNGs), ``from_directory`` against the plain pipeline for that format (list, read
 ``decode_<format>``, resize, batch, prefetch), which is timed twice (``plain``, ``plain-again``: their
 ratio, the A/A control, is what the machine's noise alone does to a ratio in that run), each
 round in another order (``in_order``: every contender at every position equally often), best
-of ``--format-repeats`` (15) epochs, each round going over every
-format in turn (``format_section``); and ``serving_bytes`` against decode + ``serving_default``.
+of ``--format-repeats`` (15) epochs, each round going over every format in turn
+(``format_section``); and ``serving_bytes`` against decode + ``serving_default``.
 
 Run: ``python benchmarks/pipeline.py`` (``--n 600 --n-scans 60 --n-formats 600``: about 12
 minutes on 2 cores at stop 24, with 7 epochs per JPEG contender; the defaults, 3000 and 300
@@ -266,11 +266,14 @@ def in_order(contenders: dict, round_index: int) -> list[str]:
     holds it (the first epoch after another pipeline's, or after its own). Until stop 24 the
     rounds only alternated forward and reversed, so with three contenders the middle one
     (``plain``) ran in the middle of every round while ``kerasimg`` and ``plain-again`` took
-    the ends; the A/A control's per-round median read 1.01-1.05x (stop 23's run 4). With two
-    contenders the design is that alternation.
+    the ends; the A/A control's per-round median (``plain-again`` over ``plain``, by time) read
+    0.99-1.05x, above 1 in 6 of 8 formats (stop 23's run 4). With two contenders the design is
+    that alternation.
     """
     names = list(contenders)
     n = len(names)
+    if n < 2:
+        return names
     first = [0]  # 0, 1, n-1, 2, n-2, ...: each row i adds i (mod n); odd n adds the reversed rows
     while len(first) < n:
         first.append(len(first) // 2 + 1 if len(first) % 2 else n - len(first) // 2)
