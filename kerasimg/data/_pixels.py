@@ -154,13 +154,13 @@ class PixelPath:
         return self._converted(tf.cond(sixteen, lambda: pixels(tf.uint16), lambda: pixels(tf.uint8)))
 
     def _decode_gif(self, contents: tf.Tensor, header: Any, box: Any = None) -> tf.Tensor:
-        # giflib reads every frame of a file (DecodeImage with expand_animations=False then
-        # returns the first): it is given the file up to the first frame's end and a trailer,
-        # one frame, which DecodeGif returns (the same pixels as DecodeImage's: on GIF89a with
-        # a transparent colour DecodeImage took ~9 % more CPU per image, 1631 against 1498 us
+        # giflib reads every frame of a file, whichever TF op asks for the first: it is given
+        # the file up to the first frame's end and a trailer, one frame, which DecodeGif
+        # returns as [1, H, W, 3] (the same pixels as DecodeImage's: on GIF89a with a
+        # transparent colour DecodeImage took ~9 % more CPU per image, 1631 against 1498 us
         # in a tf.data map; on GIFs without one the two were equal).
         frames = tf.io.decode_gif(_guard.first_frame(contents, header.extra))
-        return self._finish(to_channels(tf.ensure_shape(frames[0], [None, None, 3]), self.channels), box=box)
+        return self._finish(to_channels(frames[0], self.channels), box=box)
 
     def _decode_bmp(self, contents: tf.Tensor, header: Any, box: Any = None) -> tf.Tensor:
         image = tf.io.decode_bmp(contents, channels=4 if self.channels == 4 else 3)
