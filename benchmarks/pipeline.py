@@ -433,6 +433,20 @@ def time_epoch(ds) -> tuple[float, float, float]:
     return time.perf_counter() - start, time.process_time() - start_cpu, latency
 
 
+def best_of_rounds(datasets: dict, repeats: int) -> tuple[dict, list[dict]]:
+    """``repeats`` rounds of one epoch per dataset, round robin in :func:`in_order`'s balanced
+    order (a slow spell of the machine hits everyone): each dataset's best ``time_epoch``
+    figures (wall, CPU, first batch; each the least over the rounds), and every round's."""
+    best = {name: [float("inf")] * 3 for name in datasets}
+    rounds = []
+    for r in range(repeats):
+        got = {name: time_epoch(datasets[name]) for name in in_order(datasets, r)}
+        for name, figures in got.items():
+            best[name] = [min(a, b) for a, b in zip(best[name], figures, strict=True)]
+        rounds.append(got)
+    return best, rounds
+
+
 def format_section(formats: list[str], n: int, repeats: int, root: Path) -> None:
     """Per format, ``from_directory`` against the plain pipeline for that format, best of
     ``repeats`` epochs each.
@@ -514,13 +528,8 @@ def main() -> None:
         print(f"\n{kind}: {counts[kind]} JPEGs, {WIDTHS[kind][0]}-{WIDTHS[kind][1]} px wide ({folder})")
         datasets = {name: make() for name, make in contenders(folder).items()}
         images = {name: count_images(ds) for name, ds in datasets.items()}
-        best = {name: [float("inf")] * 3 for name in datasets}
-        rounds = []  # tutorial / kerasimg by wall time, round by round
-        for r in range(args.repeats):  # round robin, the order balanced: a slow spell hits everyone
-            got = {name: time_epoch(datasets[name]) for name in in_order(datasets, r)}
-            for name, figures in got.items():
-                best[name] = [min(a, b) for a, b in zip(best[name], figures, strict=True)]
-            rounds.append(got["tutorial"][0] / got["kerasimg"][0])
+        best, timed = best_of_rounds(datasets, args.repeats)
+        rounds = [got["tutorial"][0] / got["kerasimg"][0] for got in timed]  # kerasimg / tutorial by images/s
         rates, cpu = {}, {}
         for name, (seconds, cpu_seconds, latency) in best.items():
             rates[name], cpu[name] = images[name] / seconds, 1000 * cpu_seconds / images[name]
@@ -537,10 +546,7 @@ def main() -> None:
             print(f"  RandomResizedCrop({SIZE[0]}, {SIZE[1]}) + flip:")
             crops = {name: make() for name, make in crop_contenders(folder).items()}
             done = {name: count_images(ds) for name, ds in crops.items()}
-            fastest = {name: [float("inf")] * 3 for name in crops}
-            for r in range(args.repeats):
-                for name in in_order(crops, r):
-                    fastest[name] = [min(a, b) for a, b in zip(fastest[name], time_epoch(crops[name]), strict=True)]
+            fastest, _ = best_of_rounds(crops, args.repeats)
             speed = {name: done[name] / fastest[name][0] for name in crops}
             for name in crops:
                 print(f"    {name:16s} {speed[name]:8.1f} images/s  first batch {1000 * fastest[name][2]:5.0f} ms")
