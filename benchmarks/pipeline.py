@@ -219,25 +219,32 @@ def make_format_corpus(root: Path, fmt: str, n: int, seed: int = 1) -> Path:
     return folder
 
 
+def plain_decode(data, fmt: str, float_resize: bool = False):
+    """A file's bytes as the plain pipeline decodes them: ``decode_<format>``,
+    ``tf.image.resize`` on the uint8 image, cast (truncating). ``float_resize``: resize as
+    kerasimg does instead (the pixels cast to float32 first, the result rounded)."""
+    import tensorflow as tf
+
+    decode = getattr(tf.io, PLAIN_DECODERS[fmt])
+    frames = PLAIN_DECODERS[fmt] in ("decode_gif", "decode_webp")  # [frames, H, W, C]
+    image = decode(data)[0] if frames else decode(data, channels=3)
+    image = tf.ensure_shape(image, [None, None, None])[..., :3]
+    if float_resize:
+        return tf.cast(tf.round(tf.image.resize(tf.cast(image, tf.float32), SIZE)), tf.uint8)
+    return tf.cast(tf.image.resize(image, SIZE), tf.uint8)
+
+
 def plain_pipeline(folder: Path, fmt: str, float_resize: bool = False):
-    """The plain tf.data pipeline a user writes for one format: list, read, ``decode_<format>``,
-    ``tf.image.resize`` on the uint8 image, cast (truncating), batch, prefetch.
-    ``float_resize``: resize as kerasimg does instead (the pixels cast to float32 first, the
-    result rounded; ``benchmarks/rounds.py``'s ``plain-f32``)."""
+    """The plain tf.data pipeline a user writes for one format: list, read, then
+    :func:`plain_decode` (``float_resize``: ``benchmarks/rounds.py``'s ``plain-f32``), batch,
+    prefetch."""
     import tensorflow as tf
 
     autotune = tf.data.AUTOTUNE
     suffix = SUFFIXES.get(fmt, fmt)
-    decode = getattr(tf.io, PLAIN_DECODERS[fmt])
 
     def load(path):
-        data = tf.io.read_file(path)
-        frames = PLAIN_DECODERS[fmt] in ("decode_gif", "decode_webp")  # [frames, H, W, C]
-        image = decode(data)[0] if frames else decode(data, channels=3)
-        image = tf.ensure_shape(image, [None, None, None])[..., :3]
-        if float_resize:
-            return tf.cast(tf.round(tf.image.resize(tf.cast(image, tf.float32), SIZE)), tf.uint8)
-        return tf.cast(tf.image.resize(image, SIZE), tf.uint8)
+        return plain_decode(tf.io.read_file(path), fmt, float_resize)
 
     ds = tf.data.Dataset.list_files(str(folder / "*" / f"*.{suffix}"), shuffle=True, seed=0)
     return ds.map(load, num_parallel_calls=autotune).batch(BATCH).prefetch(autotune)
