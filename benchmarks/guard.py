@@ -12,7 +12,9 @@ cost of a few percent of a decode shows. Contenders, each a map over the same ca
 * ``plain``: ``tf.io.decode_<format>`` and ``tf.image.resize`` (plain tf.data's decode,
   ``pipeline.plain_decode``);
 * ``kerasimg``: ``ImageDecoder._decode(exact=False)``, the graph every image of a one-format
-  folder runs in ``from_directory``: the lean guard, the decoder, the float resize, rounding.
+  folder runs in ``from_directory``: the lean guard, the decoder, the float resize, rounding;
+  traced as the adapter traces its maps (``single_device_dataset_functions``: instantiated
+  without Grappler, which would add ~60 ms to every pass of the GIF graph).
 
 Each round maps every file once per contender, in ``pipeline.in_order``'s balanced order, each
 pass with a new iterator as an epoch has (the graph's instantiation included, spread over the
@@ -26,6 +28,7 @@ Run: ``python benchmarks/guard.py`` (about 2 minutes on 2 cores; ``--formats gif
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import sys
@@ -47,6 +50,7 @@ def contenders(folder: Path, fmt: str) -> dict:
     import tensorflow as tf
 
     import kerasimg.data
+    from kerasimg._compat import single_device_dataset_functions
 
     files = sorted(folder.glob(f"*/*.{pipeline.SUFFIXES.get(fmt, fmt)}"))
     data = tf.data.Dataset.from_tensor_slices(tf.constant([f.read_bytes() for f in files])).cache()
@@ -57,7 +61,11 @@ def contenders(folder: Path, fmt: str) -> dict:
         "plain": lambda c: pipeline.plain_decode(c, fmt),
         "kerasimg": lambda c: decoder._decode(c, exact=False),
     }
-    return {name: data.map(nc(fn), num_parallel_calls=2).batch(pipeline.BATCH) for name, fn in functions.items()}
+    made = {}
+    for name, fn in functions.items():
+        with single_device_dataset_functions() if name == "kerasimg" else contextlib.nullcontext():
+            made[name] = data.map(nc(fn), num_parallel_calls=2).batch(pipeline.BATCH)
+    return made
 
 
 def cpu_us_per_file(ds, files: int) -> float:
