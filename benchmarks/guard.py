@@ -10,7 +10,7 @@ cost of a few percent of a decode shows. Contenders, each a map over the same ca
 
 * ``bytes``: the string's length alone, the harness's own cost per element;
 * ``plain``: ``tf.io.decode_<format>`` and ``tf.image.resize`` (plain tf.data's decode,
-  ``pipeline.plain_decode``);
+  ``pipeline.plain_decode``), traced as a user's map is (Grappler runs at each new iterator);
 * ``kerasimg``: ``ImageDecoder._decode(exact=False)``, the graph every image of a one-format
   folder runs in ``from_directory``: the lean guard, the decoder, the float resize, rounding;
   traced as the adapter traces its maps (``single_device_dataset_functions``: instantiated
@@ -22,7 +22,7 @@ files: too few files and it dominates); the
 figures are medians over the rounds of CPU us per file (this process, all threads), and the
 median of the per-round difference kerasimg - plain: what kerasimg's graph adds to a decode.
 
-Run: ``python benchmarks/guard.py`` (about 2 minutes on 2 cores; ``--formats gif,gif89``).
+Run: ``python benchmarks/guard.py`` (about 3 minutes on 2 cores; ``--formats gif,gif89``).
 """
 
 from __future__ import annotations
