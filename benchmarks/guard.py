@@ -28,7 +28,6 @@ Run: ``python benchmarks/guard.py`` (about 3 minutes on 2 cores; ``--formats gif
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import statistics
 import sys
@@ -41,9 +40,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import pipeline  # noqa: E402
 
-#: The ImageDecoder format of each corpus of ``pipeline.py`` (the adapter's one-format graph).
-DECODER_FORMATS = {"digits": "png", "gif89": "gif", "gifanim": "gif", "gifnote": "gif"}
-
 
 def contenders(folder: Path, fmt: str) -> dict:
     """``bytes``, ``plain`` and ``kerasimg``: maps over the bytes of ``folder``'s files."""
@@ -52,19 +48,18 @@ def contenders(folder: Path, fmt: str) -> dict:
     import kerasimg.data
     from kerasimg._compat import single_device_dataset_functions
 
-    files = sorted(folder.glob(f"*/*.{pipeline.SUFFIXES.get(fmt, fmt)}"))
+    suffix = pipeline.SUFFIXES.get(fmt, fmt)  # also the ImageDecoder format of the corpus
+    files = sorted(folder.glob(f"*/*.{suffix}"))
     data = tf.data.Dataset.from_tensor_slices(tf.constant([f.read_bytes() for f in files])).cache()
-    decoder = kerasimg.data.ImageDecoder(image_size=pipeline.SIZE, formats=(DECODER_FORMATS.get(fmt, fmt),))
+    decoder = kerasimg.data.ImageDecoder(image_size=pipeline.SIZE, formats=(suffix,))
     nc = tf.autograph.experimental.do_not_convert
-    functions = {
-        "bytes": lambda c: tf.strings.length(c),
-        "plain": lambda c: pipeline.plain_decode(c, fmt),
-        "kerasimg": lambda c: decoder._decode(c, exact=False),
-    }
-    made = {}
-    for name, fn in functions.items():
-        with single_device_dataset_functions() if name == "kerasimg" else contextlib.nullcontext():
-            made[name] = data.map(nc(fn), num_parallel_calls=2).batch(pipeline.BATCH)
+
+    def mapped(fn):
+        return data.map(nc(fn), num_parallel_calls=2).batch(pipeline.BATCH)
+
+    made = {"bytes": mapped(lambda c: tf.strings.length(c)), "plain": mapped(lambda c: pipeline.plain_decode(c, fmt))}
+    with single_device_dataset_functions():  # as the adapter traces its maps
+        made["kerasimg"] = mapped(lambda c: decoder._decode(c, exact=False))
     return made
 
 
