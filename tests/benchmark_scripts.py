@@ -4,6 +4,7 @@ not a package: they run as ``python benchmarks/<name>.py``)."""
 from __future__ import annotations
 
 import importlib.util
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -19,3 +20,10 @@ def load(name: str) -> ModuleType:
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def run(name: str, *args: str, timeout: float = 600, **kwargs) -> subprocess.CompletedProcess:
+    """``python benchmarks/<name>.py ARGS`` in a child process, its output captured as text
+    (``kwargs``: more of ``subprocess.run``'s, such as ``env``)."""
+    command = [sys.executable, str(BENCHMARKS / f"{name}.py"), *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, **kwargs)

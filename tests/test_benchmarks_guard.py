@@ -3,15 +3,9 @@ refused by name. No timing is asserted: the figures depend on the machine."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import benchmark_scripts
 import numpy as np
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "guard.py"
 
 
 def test_summary_gives_each_contenders_median_and_the_median_difference():
@@ -38,8 +32,5 @@ def test_contenders_map_the_same_files_to_images(tmp_path, fmt):
 
 
 def test_unknown_format_is_refused_by_name(tmp_path):
-    done = subprocess.run(
-        [sys.executable, str(SCRIPT), "--formats", "png,tiff", "--dir", str(tmp_path)],
-        capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+    done = benchmark_scripts.run("guard", "--formats", "png,tiff", "--dir", str(tmp_path))
     assert done.returncode == 2 and "--formats" in done.stderr and "'tiff'" in done.stderr

@@ -5,15 +5,10 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import benchmark_scripts
 import numpy as np
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "rounds.py"
 
 
 def test_summary_gives_median_cpu_and_the_spread_of_per_round_ratios():
@@ -45,9 +40,9 @@ def test_plain_f32_decodes_the_pixels_kerasimg_gives(tmp_path):
 
 @pytest.mark.nightly  # imports TensorFlow in a child and runs 2 rounds (~30 s)
 def test_tiny_run_prints_every_round_and_contender(tmp_path):
-    done = subprocess.run(
-        [sys.executable, str(SCRIPT), "--format", "png", "--rounds", "2", "--n", "6", "--dir", str(tmp_path)],
-        capture_output=True, text=True, timeout=600, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    done = benchmark_scripts.run(
+        "rounds", "--format", "png", "--rounds", "2", "--n", "6", "--dir", str(tmp_path),
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     rounds = re.findall(r"^  round +(\d+) [\d:]+  kerasimg ([\d.]+)  plain ([\d.]+)  plain-f32 ([\d.]+)$", done.stdout, re.M)
@@ -58,8 +53,5 @@ def test_tiny_run_prints_every_round_and_contender(tmp_path):
 
 
 def test_unknown_format_is_refused_by_name(tmp_path):
-    done = subprocess.run(
-        [sys.executable, str(SCRIPT), "--format", "tiff", "--dir", str(tmp_path)],
-        capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+    done = benchmark_scripts.run("rounds", "--format", "tiff", "--dir", str(tmp_path))
     assert done.returncode == 2 and "--format" in done.stderr and "'tiff'" in done.stderr
