@@ -7,16 +7,11 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import benchmark_scripts
 import pytest
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / "benchmarks" / "pipeline.py"
 CONTENDERS = ("kerasimg", "decoder-map", "tutorial", "idfd", "decode-only")
 
 
@@ -102,10 +97,9 @@ def test_a_noisy_aa_control_is_flagged(tmp_path, monkeypatch, capsys):
 
 @pytest.mark.nightly  # a full tiny run of every section (~40 s); `make bench` is the real one
 def test_tiny_run_prints_every_contender_and_ratio(tmp_path):
-    done = subprocess.run(
-        [sys.executable, str(SCRIPT), "--n", "8", "--n-scans", "4", "--repeats", "1", "--format-repeats", "2", "--dir", str(tmp_path),
-         "--formats", "png,gif,digits", "--n-formats", "6"],
-        capture_output=True, text=True, timeout=600, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    done = benchmark_scripts.run(
+        "pipeline", "--n", "8", "--n-scans", "4", "--repeats", "1", "--format-repeats", "2", "--dir", str(tmp_path),
+        "--formats", "png,gif,digits", "--n-formats", "6", env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     out, _, per_format = done.stdout.partition("\nformat ")
