@@ -70,6 +70,20 @@ def test_format_rounds_go_over_every_format_in_turn(tmp_path, monkeypatch, capsy
     assert len(ratios) == 2 and all(1.9 < float(r) < 2.1 for r in ratios)
     assert out.count("over 2 rounds") == 2
     assert "noisy:" not in out  # plain and plain-again within 0.1 %
+    assert re.search(r"^target \(kerasimg at least 0\.95x plain on every format, whole epoch\): met in this run; "
+                     r"lowest (png|gif) 1\.9\d\dx", out, re.M)
+
+
+def test_target_summary_names_the_lowest_format_or_each_miss() -> None:
+    """Met: the lowest format, to three decimals (0.947x prints as 0.95x with two). Missed:
+    each format under the target, and whether the second plain timing puts it under too."""
+    bench = benchmark_scripts.load("pipeline")
+    met = bench.target_summary({"png": (1.02, 1.01), "gif": (0.951, 0.96), "bmp": (1.1, 1.12)})
+    assert met.endswith("met in this run; lowest gif 0.951x (0.960x against plain-again)")
+    missed = bench.target_summary({"png": (1.02, 1.01), "gifnote": (0.947, 0.994), "gif": (0.90, 0.91)})
+    assert "missed by gifnote 0.947x (0.994x against plain-again: above it, within this run's noise); " in missed
+    assert missed.endswith("gif 0.900x (0.910x against plain-again, under it too)")
+    assert "png" not in missed
 
 
 @pytest.mark.parametrize("count", [1, 2, 3, 4, 5])
@@ -93,6 +107,7 @@ def test_a_noisy_aa_control_is_flagged(tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert re.search(r"A/A control: plain / plain-again +1\.10x", out)
     assert "noisy: the A/A control is outside 0.95-1.05x" in out
+    assert "met in this run; lowest gif 1.000x (1.100x against plain-again)" in out
 
 
 @pytest.mark.nightly  # a full tiny run of every section (~40 s); `make bench` is the real one
@@ -135,6 +150,8 @@ def test_tiny_run_prints_every_contender_and_ratio(tmp_path):
         r"median ([\d.]+)x \(([\d.]+)-([\d.]+)x\)", out, re.M,
     )  # fmt: skip
     assert len(controls) == 3 and all(float(low) <= float(mid) <= float(high) for _, mid, low, high in controls)
+    assert len(re.findall(r"^target \(kerasimg at least 0\.95x plain on every format, whole epoch\): (met|missed)",
+                          out, re.M)) == 1  # fmt: skip
     serving = re.findall(r"^  (png|jpeg) +serving_bytes +([\d.]+) ms +decode\+serving_default +([\d.]+) ms", out, re.M)
     assert [s[0] for s in serving] == ["png", "jpeg"] and all(float(s[1]) > 0 for s in serving)
 
