@@ -466,15 +466,15 @@ def target_summary(ratios: dict[str, tuple[float, float]]) -> str:
     apart by the second timing of the same plain pipeline: under the target against both, or
     only against ``plain``, where the A/A control alone moves the ratio across it.
     """
+    head = f"target (kerasimg at least {TARGET:.2f}x plain on every format, whole epoch)"
     under = {fmt: pair for fmt, pair in ratios.items() if pair[0] < TARGET}
     if not under:
         fmt, (ours, again) = min(ratios.items(), key=lambda item: item[1][0])
-        return (f"target (kerasimg at least {TARGET:.2f}x plain on every format, whole epoch): met in this run; "
-                f"lowest {fmt} {ours:.3f}x ({again:.3f}x against plain-again)")
+        return f"{head}: met in this run; lowest {fmt} {ours:.3f}x ({again:.3f}x against plain-again)"
     parts = [f"{fmt} {ours:.3f}x ({again:.3f}x against plain-again"
              + (", under it too)" if again < TARGET else ": above it, within this run's noise)")
              for fmt, (ours, again) in under.items()]  # fmt: skip
-    return f"target (kerasimg at least {TARGET:.2f}x plain on every format, whole epoch): missed by " + "; ".join(parts)
+    return f"{head}: missed by " + "; ".join(parts)
 
 
 def format_section(formats: list[str], n: int, repeats: int, root: Path) -> None:
