@@ -4,6 +4,7 @@ not a package: they run as ``python benchmarks/<name>.py``)."""
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -23,7 +24,8 @@ def load(name: str) -> ModuleType:
 
 
 def run(name: str, *args: str, timeout: float = 600, **kwargs) -> subprocess.CompletedProcess:
-    """``python benchmarks/<name>.py ARGS`` in a child process, its output captured as text
-    (``kwargs``: more of ``subprocess.run``'s, such as ``env``)."""
+    """``python benchmarks/<name>.py ARGS`` in a child process, its output captured as text and
+    TensorFlow's C++ log lines off (``kwargs``: more of ``subprocess.run``'s)."""
     command = [sys.executable, str(BENCHMARKS / f"{name}.py"), *args]
+    kwargs.setdefault("env", {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout, **kwargs)

@@ -3,7 +3,6 @@ run printing every round and contender. No timing is asserted: the figures depen
 
 from __future__ import annotations
 
-import os
 import re
 
 import benchmark_scripts
@@ -42,7 +41,6 @@ def test_plain_f32_decodes_the_pixels_kerasimg_gives(tmp_path):
 def test_tiny_run_prints_every_round_and_contender(tmp_path):
     done = benchmark_scripts.run(
         "rounds", "--format", "png", "--rounds", "2", "--n", "6", "--dir", str(tmp_path),
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     rounds = re.findall(r"^  round +(\d+) [\d:]+  kerasimg ([\d.]+)  plain ([\d.]+)  plain-f32 ([\d.]+)$", done.stdout, re.M)
